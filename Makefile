@@ -1,0 +1,46 @@
+# The two commands a person needs: `make lab` and `make test`. The rest is for maintainers.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# JupyterLab refuses to run as root unless told; a laptop user never needs it.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+PYTEST_NB := --nbval --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=300
+
+.PHONY: lab test venv exercises notebooks bench lint clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@if $(PY) -m pip list 2>/dev/null | grep -qi nvidia; then \
+	  echo "CUDA packages found in $(VENV): torch must be the pinned CPU build"; exit 1; fi
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)  ## open JupyterLab on the lessons (token auth on, localhost only)
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/notebooks $(ROOT_FLAG)
+
+test: $(STAMP)  ## lint, unit/oracle/property tests, doctests, every notebook, exercise sync
+	$(PY) tools/ensure_chromium.py
+	$(VENV)/bin/ruff check .
+	$(PY) tools/nbbuild.py --check
+	$(PY) tools/make_exercises.py --check
+	$(PY) -m pytest -n 2 --dist loadfile --doctest-modules attnkit tests notebooks solutions $(PYTEST_NB)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+notebooks: $(STAMP)  ## rebuild and execute notebooks/ and solutions/ from tools/nbsrc/
+	$(PY) tools/nbbuild.py $(ONLY)
+
+exercises: $(STAMP)  ## write exercises/ from solutions/ (stubs in place of solutions)
+	$(PY) tools/make_exercises.py
+
+bench: $(STAMP)  ## speed and memory against PyTorch's kernels; tables and plots in benchmarks/results/
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,41 @@
+"""Make sure Debian's chromium is present for the browser test; install it when missing.
+
+Prints one line. Never fails the build: without chromium the browser test skips
+and says why.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+
+
+def found() -> str | None:
+    return next((p for p in CANDIDATES if os.path.exists(p)), None)
+
+
+def main() -> int:
+    if found():
+        print(f"chromium: {found()}")
+        return 0
+    if shutil.which("apt-get") is None:
+        print("chromium: not installed and no apt-get here; the browser test will skip")
+        return 0
+    sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if sudo is None:
+        print("chromium: not installed and not root; the browser test will skip")
+        return 0
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        result = subprocess.run(sudo + cmd, env=env, capture_output=True, text=True)
+        if result.returncode != 0:
+            print(f"chromium: `{' '.join(cmd)}` failed; the browser test will skip")
+            return 0
+    print(f"chromium: installed at {found()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
