@@ -1,0 +1,253 @@
+"""The course in a real browser: JupyterLab from .venv, driven by Debian's headless Chromium.
+
+What a learner does in lesson 03, done by a robot: open the notebook, run all cells,
+see no error, move the explorer's scale slider and see the figure change. A
+screenshot lands in tests/artifacts/ (ignored by git).
+
+The server runs on a free localhost port with a random token (auth on), with its
+runtime, config, data, settings, workspace and checkpoint folders in a temporary
+directory, and autosave off, so the user's Jupyter set-up and the notebook on disk
+are left as they were. Every process the test starts is stopped, even on failure.
+Chromium comes from Debian's ``chromium`` package (``tools/ensure_chromium.py``
+installs it); its ``/usr/bin/chromium`` wrapper script misbehaves under playwright, so
+the real binary is launched. Without Chromium the test skips and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = "notebooks/03_basic_attention.ipynb"
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SCREENSHOT = ARTIFACTS / "browser_03_basic_attention.png"
+# Generous: two cores shared with the rest of `make test` (pytest -n 2).
+SERVER_TIMEOUT_S = 90
+RUN_ALL_TIMEOUT_S = 240
+# An error output renders as stderr text holding the traceback; warnings and progress bars
+# are stderr too, and allowed.
+ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\s*\w*(Error|Exception)\b\s*:?", re.MULTILINE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids under ``pid`` (kernels are started in their own session, so killpg misses them)."""
+    import psutil
+
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def stop(pids: list[int]) -> None:
+    """SIGTERM, wait a little, then SIGKILL whatever of ``pids`` still runs."""
+    import psutil
+
+    procs = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            proc.terminate()
+            procs.append(proc)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+
+
+class JupyterLab:
+    """A JupyterLab server on 127.0.0.1 with its own temporary Jupyter folders."""
+
+    def __init__(self, tmp: Path):
+        self.port, self.token = free_port(), secrets.token_hex(24)
+        self.url = f"http://127.0.0.1:{self.port}"
+        settings = tmp / "lab-settings"
+        plugin = settings / "@jupyterlab" / "docmanager-extension"
+        plugin.mkdir(parents=True)
+        (plugin / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+        env = dict(
+            os.environ,
+            JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), JUPYTER_CONFIG_DIR=str(tmp / "config"),
+            JUPYTER_DATA_DIR=str(tmp / "data"), JUPYTERLAB_SETTINGS_DIR=str(settings),
+            JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"), IPYTHONDIR=str(tmp / "ipython"),
+            MPLBACKEND="module://matplotlib_inline.backend_inline",
+        )
+        cmd = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+            f"--port={self.port}", "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={ROOT}", f"--IdentityProvider.token={self.token}",
+            f"--FileCheckpoints.checkpoint_dir={tmp / 'checkpoints'}",
+            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+        if os.geteuid() == 0:  # JupyterLab refuses root without it; a laptop user never needs it
+            cmd.append("--allow-root")
+        self.log = open(tmp / "server.log", "w")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.log_path = tmp / "server.log"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=5) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"JupyterLab did not answer within {SERVER_TIMEOUT_S} s:\n{self.tail()}")
+
+    def tail(self, n: int = 30) -> str:
+        self.log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def stop(self) -> None:
+        children = descendants(self.proc.pid)  # kernels: their own session, so collect them first
+        if self.proc.poll() is None:
+            try:  # the clean way: the server shuts its kernels down, then exits
+                req = urllib.request.Request(f"{self.url}/api/shutdown", method="POST",
+                                             headers={"Authorization": f"token {self.token}"})
+                urllib.request.urlopen(req, timeout=10).close()
+                self.proc.wait(timeout=20)
+            except (urllib.error.URLError, OSError, subprocess.TimeoutExpired):
+                pass
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        stop(children)
+        self.log.close()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    server = JupyterLab(tmp_path)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+        leftover = [pid for pid in descendants(server.proc.pid)]
+        assert server.proc.poll() is not None and not leftover, "JupyterLab left processes behind"
+
+
+def run_all_and_wait(page) -> None:
+    """Run > Run All Cells from the menu, then wait until every code cell has run."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            const done = prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
+            const status = document.querySelector('.jp-Notebook-ExecutionIndicator');
+            return done && (!status || status.getAttribute('data-status') === 'idle');
+        }""",
+        timeout=RUN_ALL_TIMEOUT_S * 1000,
+    )
+
+
+def error_outputs(page) -> list[str]:
+    """Texts of outputs that show an error (tracebacks); warnings and progress bars pass."""
+    found = []
+    errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
+    found += errors.all_inner_texts()
+    stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    found += [t for t in stderr.all_inner_texts() if ERROR_TEXT.search(t)]
+    rendered = page.locator(".jp-OutputArea-output .jp-RenderedText")
+    found += [t for t in rendered.all_inner_texts() if "Traceback" in t]
+    return found
+
+
+def test_lesson_03_runs_and_its_explorer_responds_in_chromium(lab, record_property):
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium is not installed ({CHROMIUM} absent after tools/ensure_chromium.py; "
+                    "`apt-get install chromium` as root enables this test)")
+    from playwright.sync_api import sync_playwright
+
+    notebook = ROOT / NOTEBOOK
+    assert notebook.exists(), f"{NOTEBOOK} is missing: build it with `make notebooks ONLY=03`"
+    on_disk = notebook.read_bytes()
+    ARTIFACTS.mkdir(exist_ok=True)
+    start = time.perf_counter()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}", timeout=SERVER_TIMEOUT_S * 1000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=SERVER_TIMEOUT_S * 1000)
+            page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]',
+                                   timeout=SERVER_TIMEOUT_S * 1000)
+            run_all_and_wait(page)
+
+            errors = error_outputs(page)
+            assert not errors, "cells show errors:\n" + "\n---\n".join(e[:800] for e in errors)
+
+            # The explorer: the widget box whose slider is labelled "scale x".
+            slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="scale x"))
+            slider.first.wait_for(timeout=30_000)
+            explorer = page.locator(".widget-vbox", has=slider).last
+            figure = explorer.locator(".widget-output img").first
+            figure.wait_for(timeout=30_000)
+            explorer.scroll_into_view_if_needed()
+            readout = slider.first.locator(".widget-readout")
+            before_src, before_value = figure.get_attribute("src"), readout.inner_text()
+
+            handle = slider.first.locator(".noUi-handle")
+            handle.focus()
+            for _ in range(6):  # six steps of 0.05 in log10: scale x1 -> x2
+                handle.press("ArrowRight")
+            deadline = time.monotonic() + 30
+            after_src = before_src
+            while time.monotonic() < deadline:
+                imgs = explorer.locator(".widget-output img")
+                if imgs.count() and (after_src := imgs.first.get_attribute("src")) != before_src:
+                    break
+                page.wait_for_timeout(250)
+            after_value = readout.inner_text()
+            page.screenshot(path=str(SCREENSHOT))
+            assert after_value != before_value, f"the slider did not move (readout {before_value})"
+            assert after_src != before_src, (
+                f"the figure did not change when the scale moved from {before_value} to {after_value}")
+            assert not error_outputs(page), "moving the slider produced an error"
+        finally:
+            browser.close()
+    elapsed = time.perf_counter() - start
+    record_property("browser_seconds", round(elapsed, 1))
+    print(f"browser test: {elapsed:.1f} s in Chromium (server start not included)")
+    assert notebook.read_bytes() == on_disk, f"{NOTEBOOK} was modified on disk by the browser session"

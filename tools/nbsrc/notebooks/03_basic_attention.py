@@ -1,0 +1,248 @@
+# %% [markdown]
+# # 03 · Basic attention: a learned, weighted average
+#
+# A model reading *"the cat sat on the mat"* and asked *who sat?* should look at **cat** and
+# not much else. Attention is the mechanism that does this: it compares what we are looking
+# for (a **query**) with a label on every input (its **key**), turns the match scores into
+# weights that sum to one, and returns the weighted average of the inputs' contents (their
+# **values**). Every Transformer layer, every large language model, is built from this one
+# operation, so this lesson takes it apart completely.
+#
+# **You will be able to**
+# - compute attention by hand: scores, scaled scores, softmax weights, weighted sum, with shapes;
+# - read an attention heatmap and say what a query is looking at;
+# - explain what the scale does (from a plain average to a hard lookup) and measure it;
+# - use `ak.attention` and know it equals PyTorch's `scaled_dot_product_attention`;
+# - refute the myth that attention *ignores* the unimportant parts, with numbers.
+#
+# **Time:** about 25 minutes, plus 15 for the exercises.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+import attnkit as ak
+
+ak.seed_everything(0)
+torch.set_printoptions(precision=3, sci_mode=False)
+print(f"torch {torch.__version__.split('+')[0]}, attnkit {ak.__version__}")
+
+# %% [markdown]
+# ## Predict first
+# Before any formula: commit to an answer. (In JupyterLab click an option, then **Reveal**.)
+
+# %%
+ak.quiz.ask(
+    "A query is compared with 6 input words. How are the 6 attention weights distributed?",
+    ["All equal: each word gets 1/6",
+     "Different: relevant words get more, and they sum to 1",
+     "Only the best-matching word gets weight 1, the others exactly 0"],
+    answer=1,
+    explanation="Softmax turns match scores into positive weights that sum to 1: relevant words get "
+                "more, but every word keeps some weight. We measure this below.",
+)
+
+# %% [markdown]
+# ## The idea: query, keys, values
+#
+# Think of a library. You walk in with a **question** (the query $q$). Every book has a
+# **label on its spine** (its key $k_j$) and **contents** (its value $v_j$). You score each label
+# against your question, and instead of taking one book you read *all* of them, each in
+# proportion to how well its label matched.
+#
+# 1. **Scores**: how well each key matches the query, a dot product: $s_j = q \cdot k_j$.
+# 2. **Scale**: divide by $\sqrt{d_k}$, the key width (lesson 06 shows why; here we just move it).
+# 3. **Weights**: a softmax turns scores into positive numbers that sum to one:
+#    $$a_j = \frac{e^{s_j/\sqrt{d_k}}}{\sum_{i} e^{s_i/\sqrt{d_k}}}$$
+# 4. **Output**: the weighted sum of the values, $o = \sum_j a_j\, v_j$.
+#
+# With many queries stacked as rows of $Q$ it is one line of linear algebra:
+# $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\Big(\frac{QK^\top}{\sqrt{d_k}}\Big)\,V$$
+#
+# To see it work we give six words hand-made 4-number descriptions (real models *learn* these;
+# lesson 04 does). The four features are: *is an animal*, *is a place/thing*, *is an action*,
+# *is a little grammar word*.
+
+# %%
+tokens = ["the", "cat", "sat", "on", "the", "mat"]
+features = torch.tensor([
+    # animal place action grammar
+    [0.0, 0.0, 0.0, 1.0],   # the
+    [1.0, 0.2, 0.0, 0.0],   # cat
+    [0.0, 0.0, 1.0, 0.1],   # sat
+    [0.0, 0.3, 0.0, 1.0],   # on
+    [0.0, 0.0, 0.0, 1.0],   # the
+    [0.1, 1.0, 0.0, 0.0],   # mat
+])
+keys = 3.0 * features      # labels on the spines: (T, D) = (6, 4)
+values = features          # contents: what each word contributes
+questions = ["who?", "did what?", "where?"]
+queries = 3.0 * torch.tensor([[1.0, 0, 0, 0], [0, 0, 1.0, 0], [0, 1.0, 0, 0]])  # (Tq, D) = (3, 4)
+print("keys", tuple(keys.shape), " values", tuple(values.shape), " queries", tuple(queries.shape))
+
+# %% [markdown]
+# ### From a loop to a matrix product
+# First one query, one key at a time, exactly as the formula reads:
+
+# %%
+q = queries[0]                                   # "who?"  (D,)
+d_k = keys.shape[-1]
+attn_scores = torch.tensor([q @ k for k in keys]) / math.sqrt(d_k)   # (T,)
+attn_weights = torch.exp(attn_scores) / torch.exp(attn_scores).sum()  # (T,)
+context_vec = sum(a * v for a, v in zip(attn_weights, values))       # (D,)
+print("scores ", attn_scores)
+print("weights", attn_weights, " sum =", round(attn_weights.sum().item(), 6))
+print("output ", context_vec)
+
+# %% [markdown]
+# **cat** gets most of the weight, so the output is mostly cat's features. Now all queries at
+# once: the loop over keys is a matrix product, the loop over queries is another axis of it.
+
+# %%
+attn_scores = queries @ keys.T / math.sqrt(d_k)          # (Tq, Tk) = (3, 6)
+attn_weights = torch.softmax(attn_scores, dim=-1)        # (3, 6): each row sums to 1
+context_vecs = attn_weights @ values                     # (Tq, D) = (3, 4)
+print("scores", tuple(attn_scores.shape), "weights", tuple(attn_weights.shape),
+      "outputs", tuple(context_vecs.shape))
+print("row sums:", attn_weights.sum(-1))
+
+# %% [markdown]
+# The softmax runs over the **keys** (`dim=-1`, along each row): each query distributes one unit
+# of attention over the words. Normalising over the other axis is the most common bug; exercise 2
+# catches it.
+#
+# ## The picture: an attention heatmap
+# One row per query, one column per key; a cell is how much that query reads that word.
+
+# %%
+ax = ak.plot_attention(attn_weights, x_labels=tokens, y_labels=questions,
+                       title="Attention weights: three questions about one sentence")
+
+# %% [markdown]
+# *who?* reads **cat**, *did what?* reads **sat**, *where?* reads **mat**. The two copies of
+# *the* get the same weight from every query: identical keys, identical scores. Attention
+# knows **what** a word is, not **where** it is; lesson 04 adds positions.
+#
+# ## Explore: the scale is a temperature
+# Pick a query and move the scale multiplier. Small scale: the scores shrink, the softmax
+# flattens, the output tends to a plain **average** of the values. Large scale: the softmax
+# sharpens to a **hard lookup** of the best key.
+
+# %%
+ak.widgets.attention_explorer(tokens, queries, keys, query_labels=questions)
+
+# %% [markdown]
+# The same explorer, frozen at three settings of the scale for the question *who?*
+# (this is what a PDF or GitHub shows):
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.2), layout="constrained", sharey=True)
+for ax, scale in zip(axes, [0.1, 1.0, 10.0]):
+    ak.widgets.draw_attention_row(tokens, queries, keys, query_index=0, scale=scale,
+                                  query_labels=questions, ax=ax)
+
+# %% [markdown]
+# Measured at the two extremes: at scale 0 the output *is* the mean of the values, and at a
+# very large scale it *is* cat's value.
+
+# %%
+out_flat, _ = ak.attention(queries[:1], keys, values, scale=0.0)
+out_sharp, _ = ak.attention(queries[:1], keys, values, scale=1000.0)
+print("scale 0    == mean of values:", torch.allclose(out_flat[0], values.mean(0)))
+print("scale 1000 == value of 'cat': ", torch.allclose(out_sharp[0], values[1]))
+
+# %% [markdown]
+# This is the *connection to statistics*: attention is a **weighted mean** whose weights are
+# computed from the data. The scale decides how far it sits between "average everything" and
+# "pick one".
+#
+# ## The package version, checked against PyTorch
+# `ak.attention(query, key, value, mask=None, scale=None)` is the same computation for any
+# batch shape, with masks, and it returns the weights too (PyTorch's fused kernel does not, which
+# is why we keep our own for plotting). It must agree with
+# `torch.nn.functional.scaled_dot_product_attention`:
+
+# %%
+g = torch.Generator().manual_seed(3)
+q, k, v = (torch.randn(2, 8, 5, 16, generator=g), torch.randn(2, 8, 7, 16, generator=g),
+           torch.randn(2, 8, 7, 32, generator=g))
+mask = torch.rand(5, 7, generator=g) > 0.3            # True = may attend
+mask[2] = False                                      # query 2 may attend to nothing
+ours, weights = ak.attention(q, k, v, mask=mask)
+theirs = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+print("output", tuple(ours.shape), "weights", tuple(weights.shape))
+print("equal to PyTorch (atol 1e-6):", torch.allclose(ours, theirs, atol=1e-6))
+print("fully masked query -> zero weights and output:",
+      bool((weights[..., 2, :] == 0).all() and (ours[..., 2, :] == 0).all()))
+
+# %% [markdown]
+# **The mask rule** used everywhere in this course (and by PyTorch's SDPA): a boolean mask is
+# `True` where a query **may** attend; a float mask is *added* to the scores (`-inf` removes a
+# key). PyTorch's `nn.MultiheadAttention` uses the *opposite* boolean convention: lesson 05
+# shows the bug that causes.
+#
+# ## Myth: "attention ignores the unimportant parts"
+# Predict first:
+
+# %%
+ak.quiz.ask(
+    "For the query 'who?', the least-attended word gets about 1% of the weight. "
+    "Does changing that word's value still change the output?",
+    ["No: its weight is effectively zero, so it is ignored",
+     "Yes: its weight is small but not zero, so its value still moves the output"],
+    answer=1,
+    explanation="Softmax weights are never exactly zero (unless masked). Every value contributes "
+                "in proportion to its weight: measured below.",
+)
+
+# %%
+out, w = ak.attention(queries, keys, values)
+who = w[0]
+print("weights for 'who?':", [f"{t}={x:.4f}" for t, x in zip(tokens, who.tolist())])
+print("smallest weight:", f"{who.min().item():.2e}", "| weight outside 'cat':",
+      round(1 - who.max().item(), 3))
+# Perturb the value of the least-attended word and measure how far the output moves.
+j = int(who.argmin())
+changed = values.clone()
+changed[j] += 10.0
+out_changed, _ = ak.attention(queries, keys, changed)
+shift = (out_changed[0] - out[0]).norm().item()
+predicted = (10.0 * who[j] * torch.ones(4).norm()).item()
+print(f"moving '{tokens[j]}' by 10 per feature shifts the output by {shift:.4f} "
+      f"(weight x change = {predicted:.4f})")
+
+# %% [markdown]
+# Every word received a positive weight, and a change to the least-attended word moved the
+# output by exactly *its weight × the change*. Attention **down-weights**; it does not ignore.
+# Only a mask removes a word entirely. (Myth busted by measurement, not by assertion.)
+#
+# ## Pitfall: softmax overflows without the max trick
+# `exp(1000)` is infinite in float32. Large scores happen (unscaled dot products in wide
+# models, lesson 06), and the textbook formula then returns NaN:
+
+# %%
+big = torch.tensor([1000.0, 999.0, 998.0])
+naive = torch.exp(big) / torch.exp(big).sum()
+print("naive exp/sum:", naive)
+print("ak.softmax:   ", ak.softmax(big))
+print("torch.softmax:", torch.softmax(big, dim=-1))
+
+# %% [markdown]
+# Subtracting the row maximum first changes nothing mathematically (it cancels in the ratio)
+# but keeps every exponent at most 0. `ak.softmax` does that, and also returns zeros (not NaN)
+# for a row that is entirely `-inf`, the case of a query with nothing it may attend to.
+#
+# ## Recap
+# - Attention = **scores** (query · key) → **scale** → **softmax** over the keys → **weighted sum**
+#   of the values. Shapes: $(T_q, D) \times (T_k, D) \to (T_q, T_k) \to (T_q, D_v)$.
+# - The weights are positive and sum to one per query: nothing is ignored, only down-weighted.
+# - The scale works like a temperature between "average all" and "pick one".
+# - `ak.attention` returns the weights for plotting and equals PyTorch's fused kernel.
+#
+# **Next:** lesson 04, where queries, keys and values are *learned* from the sentence itself.
+#
+# **Exercises:** open `exercises/03_basic_attention.ipynb`: write a stable softmax, the attention
+# weights and attention itself; each check cell tells you what differs.
