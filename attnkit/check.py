@@ -206,7 +206,125 @@ attention = Checker(
 # --- lesson 01 checkers ---------------------------------------------------------------
 # --- lesson 02 checkers ---------------------------------------------------------------
 # --- lesson 04 checkers ---------------------------------------------------------------
+
+def _self_attention_cases():
+    g = _seeded(40)
+    for b, t, d, dk in ((1, 4, 6, 6), (2, 5, 8, 8), (3, 3, 4, 4), (2, 6, 8, 4)):
+        yield (torch.randn(b, t, d, generator=g), torch.randn(d, dk, generator=g) / math.sqrt(d),
+               torch.randn(d, dk, generator=g) / math.sqrt(d), torch.randn(d, dk, generator=g) / math.sqrt(d))
+
+
+def _self_attention_reference(x, w_q, w_k, w_v):
+    return _attention(x @ w_q, x @ w_k, x @ w_v)[0]
+
+
+self_attention = Checker(
+    "self_attention", reference=_self_attention_reference, cases=_self_attention_cases,
+    mistakes={
+        "you projected Q, K and V all with w_q: each needs its own matrix (w_q, w_k, w_v)":
+            lambda x, wq, wk, wv: _attention(x @ wq, x @ wq, x @ wq)[0],
+        "you swapped queries and keys: the scores are Q @ K^T, with Q = x @ w_q":
+            lambda x, wq, wk, wv: _attention(x @ wk, x @ wq, x @ wv)[0],
+        "you used x itself as the values: project them too, V = x @ w_v":
+            lambda x, wq, wk, wv: _attention(x @ wq, x @ wk, x)[0],
+        "you used x itself as queries and keys: project them, Q = x @ w_q and K = x @ w_k":
+            lambda x, wq, wk, wv: _attention(x, x, x @ wv)[0],
+        "you forgot the scale: divide the scores by sqrt(d_k) before the softmax":
+            lambda x, wq, wk, wv: torch.softmax((x @ wq) @ (x @ wk).transpose(-2, -1), -1) @ (x @ wv),
+    },
+)
+
+
+def _positions_cases():
+    g = _seeded(41)
+    for b, t, d in ((1, 5, 8), (2, 7, 6), (3, 4, 16), (2, 10, 5)):
+        yield (torch.randn(b, t, d, generator=g),)
+
+
+def _sinusoidal(t, d):
+    from .positional import sinusoidal_positions
+
+    return sinusoidal_positions(t, d)
+
+
+add_positions = Checker(
+    "add_positions", reference=lambda x: x + _sinusoidal(x.shape[1], x.shape[2]), cases=_positions_cases,
+    mistakes={
+        "you returned the embeddings unchanged: add the positional table, or attention stays blind to order":
+            lambda x: x,
+        "you multiplied by the positions: add them (x + PE)":
+            lambda x: x * _sinusoidal(x.shape[1], x.shape[2]),
+        "off by one: the first position is 0, so use rows 0..T-1 of the table":
+            lambda x: x + _sinusoidal(x.shape[1] + 1, x.shape[2])[1:],
+    },
+    extra_hint=lambda got, exp, args: (
+        "the table is (T, D) = sinusoidal_positions(x.shape[1], x.shape[2]); it broadcasts over the batch"
+        if isinstance(got, torch.Tensor) and got.shape != exp.shape else None),
+)
+
 # --- lesson 05 checkers ---------------------------------------------------------------
+
+def _split_cases():
+    g = _seeded(50)
+    for b, t, d, h in ((1, 5, 8, 2), (2, 3, 12, 4), (3, 7, 6, 3), (2, 4, 16, 8)):
+        yield torch.randn(b, t, d, generator=g), h
+
+
+def _split_reference(x, num_heads):
+    B, T, D = x.shape
+    return x.reshape(B, T, num_heads, D // num_heads).transpose(1, 2)  # (B, H, T, Dh)
+
+
+def _split_shape_hint(got, expected, args):
+    if not isinstance(got, torch.Tensor) or got.shape == expected.shape:
+        return None
+    B, H, T, Dh = expected.shape
+    if tuple(got.shape) == (B, T, H, Dh):
+        return "you have (B, T, H, Dh): add .transpose(1, 2) to bring the heads before the positions"
+    return f"the result should be (B, H, T, Dh) = {shape_str(expected.shape)}"
+
+
+split_heads = Checker(
+    "split_heads", reference=_split_reference, cases=_split_cases,
+    mistakes={
+        "you reshaped straight to (B, H, T, Dh) without a transpose: that slices the sequence, not "
+        "the features, so each 'head' mixes positions. View as (B, T, H, Dh), then .transpose(1, 2)":
+            lambda x, h: x.reshape(x.shape[0], h, x.shape[1], x.shape[2] // h),
+        "you split the features in the wrong order (Dh, H): head h gets every H-th feature. "
+        "View as (B, T, H, Dh), so head h gets features h*Dh .. (h+1)*Dh - 1":
+            lambda x, h: x.reshape(x.shape[0], x.shape[1], x.shape[2] // h, h).permute(0, 3, 1, 2),
+    },
+    extra_hint=_split_shape_hint,
+)
+
+
+def _merge_cases():
+    g = _seeded(51)
+    for b, h, t, dh in ((1, 2, 5, 4), (2, 4, 3, 3), (3, 3, 7, 2), (2, 8, 4, 2)):
+        yield (torch.randn(b, h, t, dh, generator=g),)
+
+
+def _merge_reference(x):
+    B, H, T, Dh = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * Dh)  # (B, T, D)
+
+
+merge_heads = Checker(
+    "merge_heads", reference=_merge_reference, cases=_merge_cases,
+    mistakes={
+        "you reshaped (B, H, T, Dh) to (B, T, D) without transposing back first: positions and heads "
+        "get mixed. Do .transpose(1, 2) before the reshape":
+            lambda x: x.reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]),
+        "wrong concatenation order: head 0's Dh features must come first, then head 1's ... "
+        "(permute to (B, T, H, Dh), not (B, T, Dh, H))":
+            lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], x.shape[2], -1),
+    },
+    extra_hint=lambda got, exp, args: (
+        "the result should be (B, T, H * Dh): transpose(1, 2), then reshape (not view: after a "
+        "transpose the tensor is not contiguous)"
+        if isinstance(got, torch.Tensor) and got.shape != exp.shape else None),
+)
+
 # --- lesson 06 checkers ---------------------------------------------------------------
 # --- lesson 07 checkers ---------------------------------------------------------------
 # --- lesson 08 checkers ---------------------------------------------------------------

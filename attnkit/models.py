@@ -149,9 +149,10 @@ from ._validate import shape_str as _shape_str  # noqa: E402
 from .data import toy_batch as _toy_batch  # noqa: E402
 from .layers import TransformerEncoderLayer as _EncoderLayer  # noqa: E402
 from .positional import sinusoidal_positions as _sinusoidal_positions  # noqa: E402
+from .rnn import token_accuracy as _token_accuracy  # noqa: E402
 from .train import train as _train  # noqa: E402
 
-__all__ += ["TinyTransformer", "toy_task_loss", "train_tiny_transformer", "token_accuracy"]
+__all__ += ["TinyTransformer", "toy_task_loss", "train_tiny_transformer", "toy_task_accuracy"]
 
 _POSITIONS = ("sinusoidal", "learned")
 
@@ -313,7 +314,7 @@ def train_tiny_transformer(task: str = "sort", length: int = 8, vocab_size: int 
 
 
 @_torch.no_grad()
-def token_accuracy(model: _nn.Module, task: str, length: int, vocab_size: int = 10,
+def toy_task_accuracy(model: _nn.Module, task: str, length: int, vocab_size: int = 10,
                    batch_size: int = 512, seed: int = 12345, mask: _torch.Tensor | None = None) -> float:
     """Fraction of target tokens ``model`` predicts right on a fresh seeded batch of ``task``.
 
@@ -322,7 +323,7 @@ def token_accuracy(model: _nn.Module, task: str, length: int, vocab_size: int = 
     Examples
     --------
     >>> model = TinyTransformer(vocab_size=10, d_model=16, num_heads=2, max_len=8)
-    >>> 0.0 <= token_accuracy(model, "sort", 8) <= 1.0
+    >>> 0.0 <= toy_task_accuracy(model, "sort", 8) <= 1.0
     True
     """
     batch_size = _require_int(batch_size, "batch_size", minimum=1)
@@ -332,9 +333,7 @@ def token_accuracy(model: _nn.Module, task: str, length: int, vocab_size: int = 
     model.eval()
     logits = model(inputs, mask=mask) if mask is not None else model(inputs)  # (B, T, V)
     model.train(was_training)
-    counted = targets != -100
-    right = (logits.argmax(-1) == targets) & counted
-    return round(right.sum().item() / max(1, counted.sum().item()), 6)
+    return round(_token_accuracy(logits.argmax(-1), targets), 6)
 
 
 

@@ -85,7 +85,204 @@ def plot_attention(weights, x_labels=None, y_labels=None, ax=None, title=None,
 # --- lesson 02 figures ----------------------------------------------------------------
 # --- lesson 03 figures ----------------------------------------------------------------
 # --- lesson 04 figures ----------------------------------------------------------------
+
+__all__ += ["plot_positional_encodings"]
+
+
+def plot_positional_encodings(pe, ax=None, title=None):
+    """Heatmap of a positional-encoding table: one row per position, one column per dimension.
+
+    Parameters
+    ----------
+    pe : tensor, shape ``(T, D)``
+        For instance :func:`attnkit.sinusoidal_positions`.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from attnkit.positional import sinusoidal_positions
+    >>> ax = plot_positional_encodings(sinusoidal_positions(16, 8))
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('dimension', 'position')
+    >>> plt.close("all")
+    """
+    if not isinstance(pe, torch.Tensor) or pe.dim() != 2:
+        raise ValueError(f"pe must be a 2-d tensor (positions, dimensions), got "
+                         f"{tuple(pe.shape) if isinstance(pe, torch.Tensor) else type(pe).__name__}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    image = ax.imshow(pe.detach().float().numpy(), cmap="RdBu", vmin=-1, vmax=1, aspect="auto")
+    ax.set_xlabel("dimension")
+    ax.set_ylabel("position")
+    ax.set_title(title or f"sinusoidal positions ({pe.shape[0]} x {pe.shape[1]})")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
 # --- lesson 05 figures ----------------------------------------------------------------
+
+__all__ += ["plot_heads"]
+
+
+def plot_heads(weights, labels=None, axes=None, titles=None):
+    """One attention heatmap per head, side by side.
+
+    Parameters
+    ----------
+    weights : tensor, shape ``(H, Tq, Tk)``
+        One head's weights per slice (for instance one example, one layer).
+    labels : list of str, optional
+        Token labels, used for both axes when ``Tq == Tk``.
+    axes : sequence of matplotlib Axes, optional
+        ``H`` axes to draw on; a new figure is made when omitted.
+    titles : list of str, optional
+        One title per head (default ``"head h"``).
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> axes = plot_heads(torch.softmax(torch.randn(2, 4, 4), -1))
+    >>> [ax.get_title() for ax in axes]
+    ['head 0', 'head 1']
+    >>> plt.close("all")
+    """
+    if not isinstance(weights, torch.Tensor) or weights.dim() != 3:
+        raise ValueError(f"weights must be a 3-d tensor (heads, queries, keys), got "
+                         f"{tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__}")
+    n_heads, n_rows, n_cols = weights.shape
+    if titles is not None and len(titles) != n_heads:
+        raise ValueError(f"{len(titles)} titles for {n_heads} heads")
+    if axes is None:
+        _, axes = plt.subplots(1, n_heads, figsize=(3.2 * n_heads + 0.5, 3.2), layout="constrained",
+                               squeeze=False)
+        axes = list(axes[0])
+    axes = list(axes)
+    if len(axes) != n_heads:
+        raise ValueError(f"{len(axes)} axes for {n_heads} heads")
+    y_labels = labels if labels is not None and len(labels) == n_rows else None
+    x_labels = labels if labels is not None and len(labels) == n_cols else None
+    for h, ax in enumerate(axes):
+        plot_attention(weights[h], x_labels, y_labels, ax=ax, annotate=False, colorbar=False,
+                       title=titles[h] if titles else f"head {h}")
+    return axes
+
 # --- lesson 06 figures ----------------------------------------------------------------
 # --- lesson 07 figures ----------------------------------------------------------------
 # --- lesson 08 figures ----------------------------------------------------------------
+
+__all__ += ["plot_cost_curves", "plot_quality_vs_cost"]
+
+
+def plot_cost_curves(lengths, series, ax=None, ylabel="seconds per call", slope: float | None = 2.0,
+                     title=None):
+    """Cost against sequence length on log-log axes, with a dashed ``T**slope`` guide (lesson 08).
+
+    On log-log axes a cost that grows as ``T**p`` is a straight line of slope ``p``,
+    so the guide shows at a glance which curves grow quadratically.
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        The sequence lengths ``T`` (x axis).
+    series : dict of str to sequence of float
+        One curve per name, one value per length (seconds, bytes, FLOPs...).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+    slope : float or None
+        Exponent of the dashed guide line, anchored at the first curve's last point;
+        ``None`` draws no guide.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_cost_curves([128, 256, 512], {"naive": [1.0, 4.0, 16.0]})
+    >>> ax.get_xscale(), ax.get_yscale(), len(ax.lines)
+    ('log', 'log', 2)
+    >>> plt.close("all")
+    """
+    lengths = [float(t) for t in lengths]
+    if len(lengths) < 2 or min(lengths) <= 0:
+        raise ValueError(f"lengths must hold at least two positive values, got {lengths}")
+    if not isinstance(series, dict) or not series:
+        raise TypeError(f"series must be a non-empty dict of name -> values, got {type(series).__name__}")
+    for name, values in series.items():
+        if len(values) != len(lengths):
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(lengths)} lengths")
+        if min(float(v) for v in values) <= 0:
+            raise ValueError(f"series {name!r} must be positive to be drawn on log axes")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 4.0), layout="constrained")
+    for name, values in series.items():
+        ax.plot(lengths, [float(v) for v in values], "o-", label=name)
+    if slope is not None:
+        first = [float(v) for v in next(iter(series.values()))]
+        guide = [first[-1] * (t / lengths[-1]) ** slope for t in lengths]
+        ax.plot(lengths, guide, "k--", lw=1, alpha=0.6, label=f"∝ T^{slope:g}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_quality_vs_cost(curves, ax=None, chance: float | None = None, highlight=None, title=None):
+    """Accuracy against the fraction of the score matrix kept, one curve per sparsity pattern (lesson 08).
+
+    Parameters
+    ----------
+    curves : dict of str to (kept_fractions, accuracies)
+        Each pattern's points, e.g. ``{"local window": ([0.1, 0.5, 1.0], [0.2, 0.6, 1.0])}``.
+    ax : matplotlib Axes, optional
+    chance : float, optional
+        Accuracy of guessing, drawn as a dotted line.
+    highlight : (float, float), optional
+        One ``(kept_fraction, accuracy)`` point to circle (the widget's current choice).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_quality_vs_cost({"window": ([0.25, 1.0], [0.4, 1.0])}, chance=0.1)
+    >>> ax.get_xlabel()
+    'fraction of the score matrix kept'
+    >>> plt.close("all")
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError(f"curves must be a non-empty dict of name -> (kept, accuracy), got "
+                        f"{type(curves).__name__}")
+    for name, pair in curves.items():
+        if len(pair) != 2 or len(pair[0]) != len(pair[1]):
+            raise ValueError(f"curve {name!r} must be (kept_fractions, accuracies) of equal length")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.8), layout="constrained")
+    for (name, (kept, acc)), marker in zip(curves.items(), "osD^v"):
+        order = sorted(range(len(kept)), key=lambda i: float(kept[i]))
+        ax.plot([float(kept[i]) for i in order], [float(acc[i]) for i in order], marker + "-", label=name)
+    if chance is not None:
+        ax.axhline(float(chance), color="gray", ls=":", lw=1, label="chance")
+    if highlight is not None:
+        ax.plot([float(highlight[0])], [float(highlight[1])], "o", ms=14, mfc="none", mec="red", mew=2)
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("fraction of the score matrix kept")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax

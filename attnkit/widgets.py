@@ -37,21 +37,24 @@ class Explorer:
 def live_figure(draw, **controls):
     """An ipywidgets box: the ``controls`` above, ``draw(**values) -> Figure`` below.
 
-    The figure is redrawn whenever a control moves.
+    The figure is redrawn whenever a control moves; the box's ``last_figure``
+    attribute holds the figure drawn last (what tests look at).
     """
     import ipywidgets as w
     from IPython.display import display
 
     output = w.Output()
+    box = w.VBox([w.HBox(list(controls.values())), output])
 
     def redraw(**values):
+        box.last_figure = draw(**values)
         output.clear_output(wait=True)
         with output:
-            display(draw(**values))
+            display(box.last_figure)
 
     w.interactive_output(redraw, controls)
     redraw(**{name: c.value for name, c in controls.items()})
-    return w.VBox([w.HBox(list(controls.values())), output])
+    return box
 
 
 # --- lesson 03: pick the query, move the scale -------------------------------------------
@@ -105,7 +108,136 @@ def attention_explorer(tokens, query, key, query_labels=None):
 # --- lesson 01 widgets ----------------------------------------------------------------
 # --- lesson 02 widgets ----------------------------------------------------------------
 # --- lesson 04 widgets ----------------------------------------------------------------
+
+__all__ += ["draw_self_attention_row", "self_attention_explorer"]
+
+
+def _check_square_weights(weights, tokens, name="weights"):
+    if not isinstance(weights, torch.Tensor) or weights.dim() != 2 or weights.shape[0] != weights.shape[1]:
+        shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
+        raise ValueError(f"{name} must be a square (T, T) tensor of self-attention weights, got {shape}")
+    if len(tokens) != weights.shape[0]:
+        raise ValueError(f"{len(tokens)} tokens for {name} of shape {tuple(weights.shape)}")
+
+
+def draw_self_attention_row(weights, tokens, token_index: int = 0):
+    """The self-attention map with one token's row boxed, and that row as bars (lesson 04).
+
+    ``weights`` is ``(T, T)``: row ``i`` is how token ``i`` spreads its attention over the
+    sentence. Returns a matplotlib ``Figure``.
+
+    Examples
+    --------
+    >>> weights = torch.tensor([[1.0, 0.0, 0.0], [0.7, 0.3, 0.0], [0.2, 0.2, 0.6]])
+    >>> fig = draw_self_attention_row(weights, ["a", "b", "c"], token_index=1)
+    >>> fig.axes[1].get_title()
+    "token 'b' attends most to 'a' (0.70)"
+    """
+    tokens = list(tokens)
+    _check_square_weights(weights, tokens)
+    if not 0 <= token_index < len(tokens):
+        raise ValueError(f"token_index {token_index} is outside 0..{len(tokens) - 1}")
+    from matplotlib.patches import Rectangle
+
+    from .plot import plot_attention
+
+    weights = weights.detach().float()
+    row = weights[token_index]
+    fig = new_figure(10.0, 3.6)
+    left, right = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    plot_attention(weights, tokens, tokens, ax=left, annotate=False, colorbar=False,
+                   title="self-attention map")
+    left.add_patch(Rectangle((-0.5, token_index - 0.5), len(tokens), 1, fill=False,
+                             edgecolor="tab:red", linewidth=2))
+    bars = right.bar(range(len(tokens)), row.numpy(), color="tab:blue")
+    bars[int(row.argmax())].set_color("tab:orange")
+    right.set_xticks(range(len(tokens)), tokens, rotation=45, ha="right")
+    right.set_ylim(0, 1)
+    right.set_ylabel("attention weight")
+    right.set_title(f"token '{tokens[token_index]}' attends most to "
+                    f"'{tokens[int(row.argmax())]}' ({row.max().item():.2f})", fontsize=10)
+    return fig
+
+
+def self_attention_explorer(weights, tokens):
+    """Pick a token; see its row of the self-attention map (``weights``, ``(T, T)``)."""
+    import ipywidgets as w
+
+    tokens = list(tokens)
+    _check_square_weights(weights, tokens)
+    picker = w.Dropdown(options=[(f"{i}: {t}", i) for i, t in enumerate(tokens)], value=0,
+                        description="token")
+    box = live_figure(lambda token_index: draw_self_attention_row(weights, tokens, token_index),
+                      token_index=picker)
+    return Explorer(box, "Self-attention explorer (live in JupyterLab): pick a token; the box "
+                         "marks its row of the map and the bars show where it looks.")
+
 # --- lesson 05 widgets ----------------------------------------------------------------
+
+__all__ += ["draw_head_attention", "head_explorer"]
+
+
+def _check_layer_head_weights(weights, tokens):
+    if not isinstance(weights, torch.Tensor) or weights.dim() != 4 or weights.shape[-1] != weights.shape[-2]:
+        shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
+        raise ValueError(f"weights must be (layers, heads, T, T) self-attention weights, got {shape}")
+    if len(tokens) != weights.shape[-1]:
+        raise ValueError(f"{len(tokens)} tokens for weights of shape {tuple(weights.shape)}")
+
+
+def draw_head_attention(weights, tokens, layer: int = 0, head: int = 0):
+    """One head's attention map, titled with how much it looks back one step and at position 0.
+
+    ``weights`` is ``(L, H, T, T)``: one example's weights for every layer and head (for
+    instance ``model.attn_weights[0]`` of :class:`attnkit.AttentionOnlyModel`). The title
+    gives the head's mean weight on the **previous** position and on **position 0**, from
+    query 2 on (before that the two coincide). Returns a matplotlib ``Figure``.
+
+    Examples
+    --------
+    >>> previous = torch.zeros(4, 4)
+    >>> previous[0, 0] = 1.0
+    >>> previous[torch.arange(1, 4), torch.arange(0, 3)] = 1.0  # query t looks at key t - 1
+    >>> first = torch.zeros(4, 4)
+    >>> first[:, 0] = 1.0                                          # every query looks at key 0
+    >>> weights = torch.stack([previous, first])[None]             # (L, H, T, T) = (1, 2, 4, 4)
+    >>> fig = draw_head_attention(weights, ["a", "b", "c", "d"], layer=0, head=1)
+    >>> fig.axes[0].get_title()
+    'layer 0, head 1: previous 0.00, first 1.00'
+    """
+    tokens = list(tokens)
+    _check_layer_head_weights(weights, tokens)
+    n_layers, n_heads, T, _ = weights.shape
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer {layer} is outside 0..{n_layers - 1}")
+    if not 0 <= head < n_heads:
+        raise ValueError(f"head {head} is outside 0..{n_heads - 1}")
+    from .plot import plot_attention
+
+    w = weights[layer, head].detach().float()  # (T, T)
+    later = torch.arange(2, T)
+    on_previous = w[later, later - 1].mean().item() if T > 2 else float("nan")
+    on_first = w[later, 0].mean().item() if T > 2 else float("nan")
+    fig = new_figure(5.0, 4.2)
+    ax = fig.add_subplot()
+    plot_attention(w, tokens, tokens, ax=ax, annotate=False,
+                   title=f"layer {layer}, head {head}: previous {on_previous:.2f}, first {on_first:.2f}")
+    return fig
+
+
+def head_explorer(weights, tokens):
+    """Pick a layer and a head; see its attention map over ``tokens`` (``weights``: ``(L, H, T, T)``)."""
+    import ipywidgets as w
+
+    tokens = list(tokens)
+    _check_layer_head_weights(weights, tokens)
+    layer = w.Dropdown(options=list(range(weights.shape[0])), value=0, description="layer")
+    head = w.Dropdown(options=list(range(weights.shape[1])), value=0, description="head")
+    box = live_figure(lambda layer, head: draw_head_attention(weights, tokens, layer, head),
+                      layer=layer, head=head)
+    return Explorer(box, f"Head explorer (live in JupyterLab): pick one of {weights.shape[0]} layer(s) "
+                         f"and {weights.shape[1]} heads; the map is that head's attention.")
+
 # --- lesson 06 widgets ----------------------------------------------------------------
 # --- lesson 07 widgets ----------------------------------------------------------------
 # --- lesson 08 widgets ----------------------------------------------------------------

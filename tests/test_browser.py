@@ -94,6 +94,13 @@ class JupyterLab:
         plugin = settings / "@jupyterlab" / "docmanager-extension"
         plugin.mkdir(parents=True)
         (plugin / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+        tracker = settings / "@jupyterlab" / "notebook-extension"
+        tracker.mkdir(parents=True)  # every cell in the DOM, so the explorer is there to find
+        (tracker / "tracker.jupyterlab-settings").write_text(
+            json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True}))
+        apputils = settings / "@jupyterlab" / "apputils-extension"
+        apputils.mkdir(parents=True)  # no "get Jupyter news?" toast, no request to the web
+        (apputils / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
         env = dict(
             os.environ,
             JUPYTER_RUNTIME_DIR=str(tmp / "runtime"), JUPYTER_CONFIG_DIR=str(tmp / "config"),
@@ -166,10 +173,18 @@ def lab(tmp_path):
         assert server.proc.poll() is not None and not leftover, "JupyterLab left processes behind"
 
 
+def menu(page, top: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{top}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{item}$")).click()
+
+
 def run_all_and_wait(page) -> None:
-    """Run > Run All Cells from the menu, then wait until every code cell has run."""
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    """Clear the saved outputs, Run > Run All Cells, wait until every code cell has run again."""
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(
+        "() => ![...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+        ".some(p => /\\[\\d+\\]/.test(p.textContent))", timeout=30_000)
+    menu(page, "Run", "Run All Cells")
     page.wait_for_function(
         """() => {
             const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
@@ -179,6 +194,26 @@ def run_all_and_wait(page) -> None:
         }""",
         timeout=RUN_ALL_TIMEOUT_S * 1000,
     )
+
+
+def settled_src(page, explorer, before: str, timeout_s: float = 60, quiet_s: float = 1.5) -> str:
+    """The explorer figure's ``src`` once it has changed and the kernel has finished redrawing.
+
+    Each step of the slider sends one redraw; wait until the kernel is idle and the
+    figure has stayed the same for ``quiet_s`` seconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    last, last_change = before, time.monotonic()
+    while time.monotonic() < deadline:
+        imgs = explorer.locator(".widget-output img")
+        src = imgs.first.get_attribute("src") if imgs.count() else None
+        if src and src != last:
+            last, last_change = src, time.monotonic()
+        idle = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count() > 0
+        if last != before and idle and time.monotonic() - last_change > quiet_s:
+            break
+        page.wait_for_timeout(250)
+    return last
 
 
 def error_outputs(page) -> list[str]:
@@ -197,6 +232,7 @@ def test_lesson_03_runs_and_its_explorer_responds_in_chromium(lab, record_proper
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium is not installed ({CHROMIUM} absent after tools/ensure_chromium.py; "
                     "`apt-get install chromium` as root enables this test)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     notebook = ROOT / NOTEBOOK
@@ -211,6 +247,11 @@ def test_lesson_03_runs_and_its_explorer_responds_in_chromium(lab, record_proper
             page = context.new_page()
             page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}", timeout=SERVER_TIMEOUT_S * 1000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=SERVER_TIMEOUT_S * 1000)
+            select = page.locator(".jp-Dialog .jp-mod-accept", has_text="Select")
+            try:  # older settings ask which kernel to start; the notebook's own is preselected
+                select.click(timeout=3000)
+            except PlaywrightTimeout:
+                pass
             page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]',
                                    timeout=SERVER_TIMEOUT_S * 1000)
             run_all_and_wait(page)
@@ -220,10 +261,10 @@ def test_lesson_03_runs_and_its_explorer_responds_in_chromium(lab, record_proper
 
             # The explorer: the widget box whose slider is labelled "scale x".
             slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="scale x"))
-            slider.first.wait_for(timeout=30_000)
+            slider.first.wait_for(state="attached", timeout=30_000)
             explorer = page.locator(".widget-vbox", has=slider).last
             figure = explorer.locator(".widget-output img").first
-            figure.wait_for(timeout=30_000)
+            figure.wait_for(state="attached", timeout=30_000)
             explorer.scroll_into_view_if_needed()
             readout = slider.first.locator(".widget-readout")
             before_src, before_value = figure.get_attribute("src"), readout.inner_text()
@@ -232,19 +273,16 @@ def test_lesson_03_runs_and_its_explorer_responds_in_chromium(lab, record_proper
             handle.focus()
             for _ in range(6):  # six steps of 0.05 in log10: scale x1 -> x2
                 handle.press("ArrowRight")
-            deadline = time.monotonic() + 30
-            after_src = before_src
-            while time.monotonic() < deadline:
-                imgs = explorer.locator(".widget-output img")
-                if imgs.count() and (after_src := imgs.first.get_attribute("src")) != before_src:
-                    break
-                page.wait_for_timeout(250)
+            after_src = settled_src(page, explorer, before_src)
             after_value = readout.inner_text()
             page.screenshot(path=str(SCREENSHOT))
             assert after_value != before_value, f"the slider did not move (readout {before_value})"
             assert after_src != before_src, (
                 f"the figure did not change when the scale moved from {before_value} to {after_value}")
             assert not error_outputs(page), "moving the slider produced an error"
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser_failure.png"), full_page=True)
+            raise
         finally:
             browser.close()
     elapsed = time.perf_counter() - start
