@@ -328,3 +328,83 @@ merge_heads = Checker(
 # --- lesson 06 checkers ---------------------------------------------------------------
 # --- lesson 07 checkers ---------------------------------------------------------------
 # --- lesson 08 checkers ---------------------------------------------------------------
+
+def _online_softmax(query, key, value, block_size, rescale_sum=True, rescale_out=True, divide=True):
+    """Attention over key blocks with a running max, sum and output (and optional mistakes)."""
+    scale = 1.0 / math.sqrt(query.shape[-1])
+    run_max = torch.full(query.shape[:-1] + (1,), -math.inf)  # (..., Tq, 1)
+    run_sum = torch.zeros_like(run_max)  # (..., Tq, 1)
+    run_out = torch.zeros(query.shape[:-1] + (value.shape[-1],))  # (..., Tq, Dv)
+    for start in range(0, key.shape[-2], block_size):
+        scores = query @ key[..., start:start + block_size, :].transpose(-2, -1) * scale  # (..., Tq, b)
+        new_max = torch.maximum(run_max, scores.amax(-1, keepdim=True))
+        correction = torch.exp(run_max - new_max)
+        exp_scores = torch.exp(scores - new_max)
+        run_sum = (correction if rescale_sum else 1.0) * run_sum + exp_scores.sum(-1, keepdim=True)
+        run_out = ((correction if rescale_out else 1.0) * run_out
+                   + exp_scores @ value[..., start:start + block_size, :])
+        run_max = new_max
+    return run_out / run_sum if divide else run_out
+
+
+def _online_cases():
+    g = _seeded(80)
+    for shape_q, tk, dv, block in (((5, 4), 12, 3, 4), ((2, 3, 8), 10, 8, 3), ((1, 7, 16), 9, 5, 1),
+                                   ((2, 2, 4, 8), 6, 4, 16), ((6, 4), 13, 2, 5)):
+        d = shape_q[-1]
+        query = 3 * torch.randn(*shape_q, generator=g)
+        key = torch.randn(*shape_q[:-2], tk, d, generator=g)
+        value = torch.randn(*shape_q[:-2], tk, dv, generator=g)
+        yield query, key, value, block
+
+
+online_softmax_attention = Checker(
+    "online_softmax_attention",
+    reference=lambda q, k, v, block_size: _attention(q, k, v)[0],
+    cases=_online_cases,
+    mistakes={
+        "when the running max grows you must rescale the running SUM by exp(old_max - new_max) too":
+            lambda q, k, v, b: _online_softmax(q, k, v, b, rescale_sum=False),
+        "when the running max grows you must rescale the running OUTPUT by exp(old_max - new_max) too":
+            lambda q, k, v, b: _online_softmax(q, k, v, b, rescale_out=False),
+        "you never rescaled anything when the max changed: multiply the running sum and output "
+        "by exp(old_max - new_max)":
+            lambda q, k, v, b: _online_softmax(q, k, v, b, rescale_sum=False, rescale_out=False),
+        "you forgot the final division of the running output by the running sum":
+            lambda q, k, v, b: _online_softmax(q, k, v, b, divide=False),
+        "you forgot the scale: multiply the scores by 1 / sqrt(d_k)":
+            lambda q, k, v, b: _attention(q, k, v, scale=1.0)[0],
+    },
+)
+
+
+def _sliding_reference(n, window):
+    i = torch.arange(n)[:, None]
+    j = torch.arange(n)[None, :]
+    return (j <= i) & (i - j <= window)
+
+
+def _sliding_cases():
+    for n, window in ((6, 2), (5, 0), (8, 3), (4, 10), (10, 1), (1, 0)):
+        yield n, window
+
+
+sliding_window_mask = Checker(
+    "sliding_window_mask",
+    reference=_sliding_reference,
+    cases=_sliding_cases,
+    mistakes={
+        "off by one: a query must see itself AND the `window` keys before it (use i - j <= window, "
+        "not i - j < window)":
+            lambda n, w: (torch.arange(n)[None, :] <= torch.arange(n)[:, None])
+            & (torch.arange(n)[:, None] - torch.arange(n)[None, :] < w),
+        "off by one the other way: that lets a query see window + 1 keys before it":
+            lambda n, w: _sliding_reference(n, w + 1),
+        "not causal: a query may only look back (j <= i), never at the future":
+            lambda n, w: (torch.arange(n)[:, None] - torch.arange(n)[None, :]).abs() <= w,
+        "transposed: rows are queries i, columns keys j; the window looks back (j <= i), not ahead":
+            lambda n, w: _sliding_reference(n, w).T,
+        "the mask is flipped: True must mean 'may attend'":
+            lambda n, w: ~_sliding_reference(n, w),
+    },
+)

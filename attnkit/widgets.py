@@ -5,6 +5,7 @@ it directly and a notebook can show the same figure statically beside the widget
 
 from __future__ import annotations
 
+import io
 import math
 
 import torch
@@ -34,26 +35,32 @@ class Explorer:
         return bundle
 
 
-def live_figure(draw, **controls):
-    """An ipywidgets box: the ``controls`` above, ``draw(**values) -> Figure`` below.
+def figure_png(fig, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib figure."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
-    The figure is redrawn whenever a control moves; the box's ``last_figure``
-    attribute holds the figure drawn last (what tests look at).
+
+def live_figure(draw, **controls):
+    """An ipywidgets box: the ``controls`` above, the figure ``draw(**values)`` below.
+
+    The figure is re-rendered into an ``ipywidgets.Image`` whenever a control
+    moves (an image, not an ``Output``, so nothing is printed into the notebook);
+    the box's ``last_figure`` attribute holds the figure drawn last.
     """
     import ipywidgets as w
-    from IPython.display import display
 
-    output = w.Output()
-    box = w.VBox([w.HBox(list(controls.values())), output])
+    image = w.Image(format="png")
+    box = w.VBox([w.HBox(list(controls.values())), image])
 
-    def redraw(**values):
-        box.last_figure = draw(**values)
-        output.clear_output(wait=True)
-        with output:
-            display(box.last_figure)
+    def redraw(_change=None):
+        box.last_figure = draw(**{name: c.value for name, c in controls.items()})
+        image.value = figure_png(box.last_figure)
 
-    w.interactive_output(redraw, controls)
-    redraw(**{name: c.value for name, c in controls.items()})
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
     return box
 
 
@@ -241,3 +248,60 @@ def head_explorer(weights, tokens):
 # --- lesson 06 widgets ----------------------------------------------------------------
 # --- lesson 07 widgets ----------------------------------------------------------------
 # --- lesson 08 widgets ----------------------------------------------------------------
+
+__all__ += ["draw_window_tradeoff", "window_explorer"]
+
+
+def draw_window_tradeoff(length: int, window: int, windows, accuracies, chance: float | None = None):
+    """The local window mask of width ``window`` beside accuracy against kept fraction (lesson 08).
+
+    Left: the ``(length, length)`` mask of :func:`attnkit.local_window_mask` (a query may
+    attend to keys with ``|i - j| <= window``). Right: the measured ``accuracies`` of a model
+    evaluated with each of ``windows``, against the fraction of the score matrix each keeps,
+    with the chosen ``window`` circled. Returns a matplotlib ``Figure``.
+
+    Examples
+    --------
+    >>> fig = draw_window_tradeoff(8, 2, windows=[0, 2, 7], accuracies=[0.2, 0.5, 1.0])
+    >>> len(fig.axes)
+    2
+    """
+    from ._validate import require_int
+    from .masks import local_window_mask
+    from .plot import plot_quality_vs_cost
+
+    length = require_int(length, "length", minimum=1)
+    window = require_int(window, "window")
+    windows = [require_int(w, f"windows[{i}]") for i, w in enumerate(windows)]
+    accuracies = [float(a) for a in accuracies]
+    if len(windows) != len(accuracies):
+        raise ValueError(f"{len(windows)} windows but {len(accuracies)} accuracies")
+    if window not in windows:
+        raise ValueError(f"window {window} is not one of the measured windows {windows}")
+    kept = [local_window_mask(length, w).float().mean().item() for w in windows]
+    i = windows.index(window)
+    mask = local_window_mask(length, window)  # (T, T)
+    fig = new_figure(9.0, 3.8)
+    ax_mask, ax_curve = fig.subplots(1, 2, width_ratios=[1, 1.3])
+    ax_mask.imshow(mask.numpy(), cmap="Blues", vmin=0, vmax=1.3)
+    ax_mask.set_xlabel("key j")
+    ax_mask.set_ylabel("query i")
+    ax_mask.set_title(f"window {window}: |i - j| <= {window}", fontsize=10)
+    plot_quality_vs_cost({"local window": (kept, accuracies)}, ax=ax_curve, chance=chance,
+                         highlight=(kept[i], accuracies[i]))
+    ax_curve.set_title(f"keeps {kept[i]:.0%} of the scores, accuracy {accuracies[i]:.2f}", fontsize=10)
+    return fig
+
+
+def window_explorer(length: int, windows, accuracies, chance: float | None = None):
+    """Slide the local window width; see the mask, the kept fraction and the measured accuracy."""
+    import ipywidgets as w
+
+    windows = list(windows)
+    slider = w.SelectionSlider(options=windows, value=windows[len(windows) // 2], description="window",
+                               continuous_update=False)
+    box = live_figure(
+        lambda window: draw_window_tradeoff(length, window, windows, accuracies, chance), window=slider
+    )
+    return Explorer(box, "Window explorer (live in JupyterLab): slide the window width; the mask, "
+                         "the fraction of scores kept and the measured accuracy follow.")

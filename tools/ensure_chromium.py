@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import sys
 
-CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+# The package's real binary: tests/test_browser.py launches it directly, because the
+# /usr/bin/chromium wrapper script misbehaves under playwright.
+BINARY = "/usr/lib/chromium/chromium"
 
 
 def found() -> str | None:
-    return next((p for p in CANDIDATES if os.path.exists(p)), None)
+    return BINARY if os.access(BINARY, os.X_OK) else None
 
 
 def main() -> int:

@@ -1,0 +1,181 @@
+"""Write docs/img/NN_name.png (one small figure per lesson), README.md's lesson map and the
+instructor guide's list of predict-first questions.
+
+    python tools/make_doc_figures.py           # figures + the generated blocks between the markers
+    python tools/make_doc_figures.py --check   # exit 1 if a generated block is out of date
+
+The figure is the first image/png output saved in ``notebooks/NN_name.ipynb`` (run
+``make notebooks`` first), shrunk to a thumbnail. The table takes each lesson's title and
+time from the notebook's first cell ("**Time:** about 25 minutes, plus 15 for the
+exercises"); lessons not written yet keep their planned row. The questions are the
+``ak.quiz.ask(...)`` calls of each lesson, with their answers, for the instructor to ask the room.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import io
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+IMG = ROOT / "docs" / "img"
+README = ROOT / "README.md"
+GUIDE = ROOT / "docs" / "instructor_guide.md"
+LETTERS = "abcdefghij"
+QUIZ_ARGS = ("question", "options", "answer", "explanation")  # attnkit.quiz.ask's signature
+THUMB_WIDTH = 320
+
+# What each lesson teaches, in one line (the plan; the notebook's own title wins when it exists).
+PLAN = {
+    "01": ("01_sequence_data", "Sequence data",
+           "text → tokens → ids → embeddings (B, T, D); an order-blind model cannot tell "
+           "*dog bites man* from *man bites dog*, measured"),
+    "02": ("02_fixed_context_limits", "The fixed-context bottleneck",
+           "a GRU encoder–decoder with one context vector falls off with length; the same model with "
+           "additive attention holds, and its alignment is a heatmap"),
+    "03": ("03_basic_attention", "Basic attention",
+           "query, key, value; scores → softmax → weighted average, by hand and with `ak.attention`, "
+           "equal to PyTorch; the scale as a temperature"),
+    "04": ("04_self_attention", "Self-attention",
+           "Q, K, V from one sequence; without positions a permutation only permutes the output; "
+           "sinusoidal positions fix it; attention on a signal"),
+    "05": ("05_multi_head_attention", "Multi-head attention",
+           "split into heads and merge back; trained heads learn different relations, ablating one "
+           "costs its relation, duplicates cost nothing"),
+    "06": ("06_scaled_dot_product", "Scaled dot-product math",
+           "why divide by √d_k: score variance, softmax saturation and vanishing gradients, measured; "
+           "training with and without the scale"),
+    "07": ("07_transformer", "The Transformer",
+           "embeddings + positions + stacked encoder layers trained on a toy task; pre-norm vs "
+           "post-norm; attention weights are not explanations"),
+    "08": ("08_limitations_and_fixes", "Limits and fixes",
+           "the T² cost measured; local and block-sparse attention; memory-efficient attention; a KV "
+           "cache; pruning and int8 quantization; when not to use attention"),
+}
+
+
+def first_png(nb: nbformat.NotebookNode) -> bytes | None:
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                return base64.b64decode(data["image/png"])
+    return None
+
+
+def thumbnail(png: bytes, width: int = THUMB_WIDTH) -> bytes:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    height = round(image.height * width / image.width)
+    small = image.resize((width, height), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)  # no timestamp in the file: same input, same bytes
+    return out.getvalue()
+
+
+def title_and_minutes(nb: nbformat.NotebookNode) -> tuple[str | None, str | None]:
+    first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    heading = re.search(r"^#\s+\d\d\s*·\s*(.+)$", first, re.MULTILINE)
+    time = re.search(r"about (\d+) minutes(?:, plus (\d+) for the exercises)?", first)
+    minutes = None
+    if time:
+        minutes = time.group(1) + (f" + {time.group(2)} ex." if time.group(2) else "")
+    return (heading.group(1).strip() if heading else None), minutes
+
+
+def lesson_rows() -> list[str]:
+    rows = ["| # | lesson | what you learn | minutes | figure |", "| --- | --- | --- | --- | --- |"]
+    for number, (stem, planned_title, summary) in PLAN.items():
+        path = ROOT / "notebooks" / f"{stem}.ipynb"
+        title, minutes, figure = planned_title, "–", "*(coming)*"
+        if path.exists():
+            nb = nbformat.read(path, as_version=4)
+            title = title_and_minutes(nb)[0] or planned_title
+            minutes = title_and_minutes(nb)[1] or "–"
+            if (IMG / f"{stem}.png").exists():
+                figure = f'<img src="docs/img/{stem}.png" width="160" alt="lesson {number} figure">'
+            title = f"[{title}](notebooks/{stem}.ipynb)"
+        rows.append(f"| {number} | {title} | {summary} | {minutes} | {figure} |")
+    return rows
+
+
+def write_figures() -> list[str]:
+    IMG.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        png = first_png(nbformat.read(path, as_version=4))
+        if png is None:
+            print(f"{path.name}: no saved image/png output (run `make notebooks` first?)")
+            continue
+        target = IMG / f"{path.stem}.png"
+        data = thumbnail(png)
+        if not target.exists() or target.read_bytes() != data:
+            target.write_bytes(data)
+        written.append(str(target.relative_to(ROOT)))
+    return written
+
+
+def quiz_calls(nb: nbformat.NotebookNode) -> list[tuple[str, list[str], int, str]]:
+    """``(question, options, answer, explanation)`` of every literal ``ak.quiz.ask(...)`` call."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "quiz.ask(" not in cell.source:
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("quiz.ask"):
+                try:
+                    values = dict(zip(QUIZ_ARGS, (ast.literal_eval(a) for a in node.args)))
+                    values.update({k.arg: ast.literal_eval(k.value) for k in node.keywords})
+                    found.append(tuple(values[name] for name in QUIZ_ARGS))
+                except (ValueError, KeyError):  # built from variables: nothing to quote
+                    continue
+    return found
+
+
+def quiz_lines() -> list[str]:
+    lines = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        title = title_and_minutes(nb)[0] or path.stem
+        lines.append(f"**{path.stem[:2]} · {title}**\n")
+        for i, (question, options, answer, explanation) in enumerate(quiz_calls(nb), 1):
+            choices = "; ".join(f"({LETTERS[j]}) {o}" for j, o in enumerate(options))
+            lines.append(f"{i}. {question}  \n   {choices}  \n"
+                         f"   *Answer:* ({LETTERS[answer]}). {explanation}\n")
+    return lines
+
+
+def replaced(text: str, block: str, lines: list[str]) -> str:
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"the markers {start} ... {end} are missing")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + "\n" + "\n".join(lines) + "\n" + end + tail
+
+
+GENERATED = ((README, "lesson-map", lesson_rows), (GUIDE, "quizzes", quiz_lines))
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        stale = [path.relative_to(ROOT) for path, block, make in GENERATED
+                 if replaced(text := path.read_text(encoding="utf-8"), block, make()) != text]
+        for path in stale:
+            print(f"{path} is out of date; run `python tools/make_doc_figures.py`")
+        return 1 if stale else 0
+    for name in write_figures():
+        print(f"wrote {name}")
+    for path, block, make in GENERATED:
+        path.write_text(replaced(path.read_text(encoding="utf-8"), block, make()), encoding="utf-8")
+        print(f"updated {block} in {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
