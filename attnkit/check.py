@@ -385,8 +385,7 @@ def _sliding_reference(n, window):
 
 
 def _sliding_cases():
-    for n, window in ((6, 2), (5, 0), (8, 3), (4, 10), (10, 1), (1, 0)):
-        yield n, window
+    yield from ((6, 2), (5, 0), (8, 3), (4, 10), (10, 1), (1, 0))  # (n, window)
 
 
 sliding_window_mask = Checker(

@@ -129,7 +129,7 @@ class MultiHeadAttention(nn.Module):
         return output, attn_weights
 
     @classmethod
-    def from_torch(cls, module: nn.MultiheadAttention) -> "MultiHeadAttention":
+    def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
         """A ``MultiHeadAttention`` with the weights of PyTorch's ``nn.MultiheadAttention``."""
         if not isinstance(module, nn.MultiheadAttention):
             raise TypeError(f"expected nn.MultiheadAttention, got {type(module).__name__}")
@@ -212,7 +212,7 @@ class TransformerEncoderLayer(nn.Module):
         return x
 
     @classmethod
-    def from_torch(cls, module: nn.TransformerEncoderLayer) -> "TransformerEncoderLayer":
+    def from_torch(cls, module: nn.TransformerEncoderLayer) -> TransformerEncoderLayer:
         """A ``TransformerEncoderLayer`` with the weights of PyTorch's (``batch_first=True``)."""
         if not isinstance(module, nn.TransformerEncoderLayer):
             raise TypeError(f"expected nn.TransformerEncoderLayer, got {type(module).__name__}")

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 import attnkit as ak
 
 
-
 @st.composite
 def attention_case(draw, dtype=torch.float64):
     """Broadcasting batch shapes, any Tq/Tk/D/Dv, a scale or None, a bool/float/no mask."""
