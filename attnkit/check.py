@@ -204,7 +204,105 @@ attention = Checker(
 )
 
 # --- lesson 01 checkers ---------------------------------------------------------------
+
+
+def _ids_table_cases():
+    g = _seeded(101)
+    for b, t, v, d in ((2, 5, 10, 4), (3, 7, 20, 8), (1, 3, 6, 5), (4, 1, 9, 3)):
+        yield torch.randint(0, v, (b, t), generator=g), torch.randn(v, d, generator=g)
+
+
+bag_of_embeddings = Checker(
+    "bag_of_embeddings", reference=lambda ids, table: table[ids].mean(dim=1), cases=_ids_table_cases,
+    mistakes={
+        "you averaged over the embedding features (dim=-1): average over the tokens, dim=1":
+            lambda ids, table: table[ids].mean(dim=-1),
+        "you summed the embeddings: a bag of embeddings here is their mean (divide by T)":
+            lambda ids, table: table[ids].sum(dim=1),
+        "you averaged over the batch (dim=0): each sentence keeps its own row":
+            lambda ids, table: table[ids].mean(dim=0),
+    },
+)
+
+
+concat_embeddings = Checker(
+    "concat_embeddings", reference=lambda ids, table: table[ids].flatten(1), cases=_ids_table_cases,
+    mistakes={
+        "you flattened the whole batch into one vector: flatten from dim 1, keep (B, T * D)":
+            lambda ids, table: table[ids].flatten(),
+        "you interleaved the features (transposed to (B, D, T) first): put token 0's D "
+        "features first, then token 1's":
+            lambda ids, table: table[ids].transpose(1, 2).flatten(1),
+        "you averaged the tokens: that is the order-blind bag, not the concatenation":
+            lambda ids, table: table[ids].mean(dim=1),
+    },
+)
+
+
 # --- lesson 02 checkers ---------------------------------------------------------------
+
+
+def _additive_cases():
+    g = _seeded(202)
+    for b, t, dq, dk, a in ((2, 5, 4, 6, 3), (3, 7, 8, 8, 5), (1, 1, 3, 2, 4), (4, 9, 5, 10, 6)):
+        yield (torch.randn(b, dq, generator=g), torch.randn(b, t, dk, generator=g),
+               torch.randn(dq, a, generator=g), torch.randn(dk, a, generator=g),
+               torch.randn(a, generator=g))
+
+
+def _additive_ref(query, keys, w_query, w_key, v):
+    scores = torch.tanh((query @ w_query).unsqueeze(1) + keys @ w_key) @ v   # (B, T)
+    return torch.softmax(scores, dim=-1)
+
+
+additive_attention_weights = Checker(
+    "additive_attention_weights", reference=_additive_ref, cases=_additive_cases,
+    mistakes={
+        "you forgot the tanh: scores are v . tanh(W_q q + W_k k_j)":
+            lambda q, k, wq, wk, v: torch.softmax(((q @ wq).unsqueeze(1) + k @ wk) @ v, dim=-1),
+        "you returned the scores: apply a softmax over the keys to get weights":
+            lambda q, k, wq, wk, v: torch.tanh((q @ wq).unsqueeze(1) + k @ wk) @ v,
+        "softmax over the wrong axis: normalise over the keys (dim=-1), not the batch":
+            lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq).unsqueeze(1) + k @ wk) @ v, dim=0),
+        "you multiplied the projections: additive attention adds W_q q and W_k k_j":
+            lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq).unsqueeze(1) * (k @ wk)) @ v, dim=-1),
+    },
+    extra_hint=_row_sum_hint,
+)
+
+
+def _last_state_cases():
+    g = _seeded(203)
+    for i, (b, t, d) in enumerate(((3, 6, 4), (4, 5, 2), (2, 8, 3), (5, 4, 6))):
+        lengths = torch.randint(1, t + 1, (b,), generator=g)
+        if i == 0:
+            lengths = lengths.clamp(max=t - 2)            # every row padded by 2 steps or more
+        else:
+            lengths[0] = t                                # one row without padding
+        states = torch.randn(b, t, d, generator=g)  # padded steps hold junk, as an unpacked GRU's do
+        yield states, lengths
+
+
+def _last_state_ref(states, lengths):
+    return states[torch.arange(states.shape[0]), lengths - 1]
+
+
+last_state = Checker(
+    "last_state", reference=_last_state_ref, cases=_last_state_cases,
+    mistakes={
+        "you took the last column states[:, -1]: for a padded row that is a padding step; "
+        "use each row's own length":
+            lambda s, n: s[:, -1],
+        "off by one: the last real step of a row of length n is at index n - 1":
+            lambda s, n: s[torch.arange(s.shape[0]), n.clamp(max=s.shape[1] - 1)],
+        "you mean-pooled: that is a different summary (and it counts the padding steps)":
+            lambda s, n: s.mean(dim=1),
+        "you took the first step states[:, 0]":
+            lambda s, n: s[:, 0],
+    },
+)
+
+
 # --- lesson 04 checkers ---------------------------------------------------------------
 
 def _self_attention_cases():
@@ -326,7 +424,120 @@ merge_heads = Checker(
 )
 
 # --- lesson 06 checkers ---------------------------------------------------------------
+
+def _scaled_scores_cases():
+    g = _seeded(60)
+    for b, tq, tk, d in ((1, 3, 5, 4), (2, 6, 6, 16), (3, 2, 7, 64), (1, 5, 4, 9)):
+        yield torch.randn(b, tq, d, generator=g), torch.randn(b, tk, d, generator=g)
+
+
+scaled_scores = Checker(
+    "scaled_scores",
+    reference=lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]),
+    cases=_scaled_scores_cases,
+    mistakes={
+        "you forgot the scale: divide by sqrt(d_k), so the scores keep unit variance":
+            lambda q, k: q @ k.transpose(-2, -1),
+        "you divided by d_k instead of sqrt(d_k): the variance of q.k is d_k, so its std is sqrt(d_k)":
+            lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1],
+        "you divided by sqrt of the number of queries (q.shape[-2]); d_k is the width, q.shape[-1]":
+            lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-2]),
+        "you multiplied by sqrt(d_k) instead of dividing":
+            lambda q, k: q @ k.transpose(-2, -1) * math.sqrt(q.shape[-1]),
+    },
+)
+
+
+def _entropy_cases():
+    g = _seeded(61)
+    yield (torch.softmax(torch.randn(4, 6, generator=g), -1),)
+    yield (torch.softmax(3 * torch.randn(2, 3, 5, generator=g), -1),)
+    yield (torch.full((2, 8), 1 / 8),)
+    yield (torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0]]),)  # zeros: 0 * log 0 = 0
+
+
+def _entropy_nan_hint(got, expected, args):
+    if isinstance(got, torch.Tensor) and got.shape == expected.shape and torch.isnan(got).any():
+        return "0 * log(0) gave NaN: treat it as 0 (torch.xlogy(w, w) or w * log(w.clamp_min(1e-12)))"
+    return None
+
+
+softmax_entropy = Checker(
+    "softmax_entropy",
+    reference=lambda w: -torch.xlogy(w, w).sum(-1),
+    cases=_entropy_cases,
+    mistakes={
+        "you forgot the minus sign: entropy is -sum(w * log w), which is >= 0":
+            lambda w: torch.xlogy(w, w).sum(-1),
+        "you used log base 2 (bits); use the natural log so uniform weights give log(T) nats":
+            lambda w: -(torch.xlogy(w, w) / math.log(2)).sum(-1),
+        "you summed over the wrong axis: sum over the keys (dim=-1), one entropy per query":
+            lambda w: -torch.xlogy(w, w).sum(0),
+        "you summed over every axis: return one entropy per query row (sum over dim=-1 only)":
+            lambda w: -torch.xlogy(w, w).sum(),
+    },
+    extra_hint=_entropy_nan_hint,
+)
+
 # --- lesson 07 checkers ---------------------------------------------------------------
+
+def _frozen(module: torch.nn.Module, g: torch.Generator) -> torch.nn.Module:
+    """``module`` with seeded random parameters and no gradients (checkers compare values)."""
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            gain = 1.0 if isinstance(module, torch.nn.LayerNorm) and name == "weight" else 0.0
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5 + gain)
+    return module.requires_grad_(False)
+
+
+def _residual_cases():
+    g = _seeded(70)
+    for b, t, d in ((2, 3, 4), (1, 5, 8), (3, 2, 6)):
+        x = torch.randn(b, t, d, generator=g) * 2 + 1
+        yield x, _frozen(torch.nn.Linear(d, d), g), _frozen(torch.nn.LayerNorm(d), g)
+
+
+pre_norm_residual = Checker(
+    "pre_norm_residual",
+    reference=lambda x, sublayer, norm: x + sublayer(norm(x)),
+    cases=_residual_cases,
+    mistakes={
+        "that is post-norm, norm(x + sublayer(x)): pre-norm normalises the sublayer's INPUT "
+        "and adds to the raw x":
+            lambda x, sublayer, norm: norm(x + sublayer(x)),
+        "you dropped the residual: return x + sublayer(norm(x)), not sublayer(norm(x))":
+            lambda x, sublayer, norm: sublayer(norm(x)),
+        "you added the normalised x; the residual path carries the raw x: x + sublayer(norm(x))":
+            lambda x, sublayer, norm: norm(x) + sublayer(norm(x)),
+        "you normalised the sublayer's output; pre-norm normalises its input: x + sublayer(norm(x))":
+            lambda x, sublayer, norm: x + norm(sublayer(x)),
+    },
+)
+
+
+def _ffn_cases():
+    g = _seeded(71)
+    for b, t, d, f in ((2, 3, 4, 8), (1, 5, 6, 12), (3, 2, 8, 32)):
+        yield (torch.randn(b, t, d, generator=g), _frozen(torch.nn.Linear(d, f), g),
+               _frozen(torch.nn.Linear(f, d), g))
+
+
+feed_forward = Checker(
+    "feed_forward",
+    reference=lambda x, linear1, linear2: linear2(torch.relu(linear1(x))),
+    cases=_ffn_cases,
+    mistakes={
+        "you left out the ReLU: two linear maps in a row are just one linear map":
+            lambda x, linear1, linear2: linear2(linear1(x)),
+        "you applied ReLU to the output too: the block ends with linear2, so outputs may be negative":
+            lambda x, linear1, linear2: torch.relu(linear2(torch.relu(linear1(x)))),
+        "you added the residual inside the block; the layer adds x itself: return linear2(relu(linear1(x)))":
+            lambda x, linear1, linear2: x + linear2(torch.relu(linear1(x))),
+        "ReLU in the wrong place: linear2(relu(linear1(x))), not relu(linear2(linear1(x)))":
+            lambda x, linear1, linear2: torch.relu(linear2(linear1(x))),
+    },
+)
+
 # --- lesson 08 checkers ---------------------------------------------------------------
 
 def _online_softmax(query, key, value, block_size, rescale_sum=True, rescale_out=True, divide=True):

@@ -12,6 +12,8 @@ Everything here is generated from a seed or shipped in the package: no download.
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 from ._validate import require_int
@@ -94,6 +96,161 @@ def toy_batch(task: str, batch_size: int, length: int, vocab_size: int = 10,
     targets = torch.full((batch_size, length), -100, dtype=torch.long)
     targets[:, query_pos] = values.gather(1, pick).squeeze(1)
     return inputs, targets
+
+
+# --- the course corpus and its vocabulary (lesson 01) ---------------------------------
+
+#: Short sentences written for the course; every noun of :data:`AGENTS` and every verb of
+#: :data:`ACTIONS` occurs in them, so :func:`who_did_it_batch` needs no word outside it.
+CORPUS: list[str] = [
+    "The dog bites the man.",
+    "The man bites the dog.",
+    "A cat chases the mouse across the kitchen.",
+    "The mouse sees the cat and runs.",
+    "The teacher helps the student with the homework.",
+    "The student thanks the teacher after class.",
+    "A fox follows the rabbit into the woods.",
+    "The rabbit hides from the fox under a log.",
+    "The farmer feeds the horse every morning.",
+    "The horse pushes the farmer with its nose.",
+    "The doctor calls the nurse before lunch.",
+    "The nurse greets the doctor at the door.",
+    "A bird watches the snake in the grass.",
+    "The snake ignores the bird and sleeps.",
+    "The child hugs the dog in the garden.",
+    "The dog licks the child on the cheek.",
+    "The king pays the baker for the bread.",
+    "The baker thanks the king and bows.",
+    "Order matters: the same words can tell two different stories.",
+    "Who did what to whom is written in the order of the words.",
+    "A model that only counts words cannot see who bites whom.",
+    "Attention lets a model look back at every word it has read.",
+]
+
+#: Nouns that play the agent (who did it) and the patient in :func:`who_did_it_batch`.
+AGENTS: tuple[str, ...] = ("dog", "man", "cat", "mouse", "teacher", "student", "fox", "rabbit",
+                           "farmer", "horse", "doctor", "nurse", "bird", "snake", "child", "king")
+#: Transitive verbs of :func:`who_did_it_batch`.
+ACTIONS: tuple[str, ...] = ("bites", "chases", "sees", "helps", "follows", "feeds", "calls",
+                            "greets", "watches", "hugs", "pays", "thanks", "pushes", "licks")
+
+_TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case ``text`` and split it into words and punctuation marks.
+
+    Examples
+    --------
+    >>> tokenize("The dog bites the man.")
+    ['the', 'dog', 'bites', 'the', 'man', '.']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return _TOKEN.findall(text.lower())
+
+
+class Vocab:
+    """Token <-> id tables: id 0 is ``<pad>``, id 1 is ``<unk>`` (any word never seen).
+
+    Examples
+    --------
+    >>> vocab = Vocab.build(["The dog bites the man."])
+    >>> len(vocab), vocab.encode("the man bites the cat")
+    (7, tensor([2, 5, 4, 2, 1]))
+    >>> vocab.decode([2, 3, 4, 2, 5])
+    ['the', 'dog', 'bites', 'the', 'man']
+    """
+
+    PAD, UNK = "<pad>", "<unk>"
+
+    def __init__(self, tokens):
+        self.itos: list[str] = [self.PAD, self.UNK]
+        for token in tokens:
+            if token not in self.itos:
+                self.itos.append(token)
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
+        self.pad_id, self.unk_id = 0, 1
+
+    @classmethod
+    def build(cls, texts) -> Vocab:
+        """Every token of ``texts`` (a list of strings), in order of first appearance."""
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise TypeError("texts must be a list of strings")
+        return cls(token for text in texts for token in tokenize(text))
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} tokens: {', '.join(self.itos[:8])}, ...)"
+
+    def encode(self, text: str) -> torch.Tensor:
+        """``text`` -> ids ``(T,)``; unknown words get ``unk_id``."""
+        return torch.tensor([self.stoi.get(t, self.unk_id) for t in tokenize(text)], dtype=torch.long)
+
+    def encode_batch(self, texts: list[str]) -> torch.Tensor:
+        """Texts -> ids ``(B, T_max)``, padded on the right with ``pad_id``."""
+        if isinstance(texts, str) or not texts:
+            raise ValueError("texts must be a non-empty list of strings")
+        rows = [self.encode(t) for t in texts]
+        return torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self.pad_id)
+
+    def decode(self, ids) -> list[str]:
+        """Ids (a list or a 1-d tensor) -> tokens."""
+        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+        bad = [i for i in ids if not 0 <= int(i) < len(self)]
+        if bad:
+            raise ValueError(f"ids {bad[:5]} are outside the vocabulary 0..{len(self) - 1}")
+        return [self.itos[int(i)] for i in ids]
+
+
+def corpus_vocab() -> Vocab:
+    """The :class:`Vocab` of :data:`CORPUS` (the one every lesson uses)."""
+    return Vocab.build(CORPUS)
+
+
+def who_did_it_batch(batch_size: int, generator: torch.Generator | None = None,
+                     vocab: Vocab | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lesson 01's order-dependent task: read "the A verb the P", name the agent A.
+
+    Each sentence is ``the <agent> <verb> the <patient>`` with two different nouns from
+    :data:`AGENTS`. "the dog bites the man" and "the man bites the dog" hold the same
+    words, so only a model that uses word order can tell their agents apart.
+
+    Returns
+    -------
+    ids : torch.LongTensor (B, 5)
+        Token ids in ``vocab`` (default :func:`corpus_vocab`).
+    agent : torch.LongTensor (B,)
+        Index of the agent in :data:`AGENTS` (the class to predict).
+
+    Examples
+    --------
+    >>> vocab = corpus_vocab()
+    >>> ids, agent = who_did_it_batch(2, torch.Generator().manual_seed(0), vocab)
+    >>> ids.shape, [" ".join(vocab.decode(row)) for row in ids], [AGENTS[a] for a in agent]
+    (torch.Size([2, 5]), ['the bird chases the student', 'the king hugs the dog'], ['bird', 'king'])
+    """
+    batch_size = require_int(batch_size, "batch_size", minimum=1)
+    vocab = corpus_vocab() if vocab is None else vocab
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be an attnkit Vocab, got {type(vocab).__name__}")
+    missing = [w for w in ("the", *AGENTS, *ACTIONS) if w not in vocab.stoi]
+    if missing:
+        raise ValueError(f"vocab lacks the task's words {missing[:5]}")
+    n = len(AGENTS)
+    agent = torch.randint(0, n, (batch_size,), generator=generator)                   # (B,)
+    patient = (agent + torch.randint(1, n, (batch_size,), generator=generator)) % n   # never the agent
+    verb = torch.randint(0, len(ACTIONS), (batch_size,), generator=generator)
+    noun_ids = torch.tensor([vocab.stoi[w] for w in AGENTS])
+    verb_ids = torch.tensor([vocab.stoi[w] for w in ACTIONS])
+    the = torch.full((batch_size,), vocab.stoi["the"])
+    ids = torch.stack([the, noun_ids[agent], verb_ids[verb], the, noun_ids[patient]], dim=1)  # (B, 5)
+    return ids, agent
+
+
+__all__ += ["CORPUS", "AGENTS", "ACTIONS", "tokenize", "Vocab", "corpus_vocab", "who_did_it_batch"]
 
 
 # --- lesson 05 ---

@@ -82,7 +82,77 @@ def plot_attention(weights, x_labels=None, y_labels=None, ax=None, title=None,
 
 
 # --- lesson 01 figures ----------------------------------------------------------------
+
+
+def plot_token_embeddings(embeddings, tokens, ax=None, title=None):
+    """Heatmap of one sentence's embeddings: a row per token, a column per feature (lesson 01).
+
+    ``embeddings`` is ``(T, D)`` and ``tokens`` holds the ``T`` token strings.
+
+    Examples
+    --------
+    >>> ax = plot_token_embeddings(torch.randn(3, 4), ["the", "dog", "bites"])
+    >>> ax.get_xlabel(), [t.get_text() for t in ax.get_yticklabels()]
+    ('embedding feature', ['the', 'dog', 'bites'])
+    >>> plt.close("all")
+    """
+    e = _as_numpy(embeddings)
+    if len(tokens) != e.shape[0]:
+        raise ValueError(f"{len(tokens)} tokens for {e.shape[0]} embedding rows")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.3 * e.shape[1] + 2.5, 0.4 * e.shape[0] + 1.2), layout="constrained")
+    limit = max(1e-9, float(abs(e).max()))
+    image = ax.imshow(e, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_yticks(range(len(tokens)), tokens)
+    ax.set_xlabel("embedding feature")
+    ax.set_ylabel("token")
+    if title:
+        ax.set_title(title)
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+__all__ += ["plot_token_embeddings"]
+
+
 # --- lesson 02 figures ----------------------------------------------------------------
+
+
+def plot_accuracy_by_length(lengths, accuracies: dict, train_range=None, ax=None, title=None):
+    """Per-token accuracy against sequence length, one line per model (lesson 02).
+
+    ``accuracies`` maps a model name to one accuracy per length; ``train_range``
+    ``(lo, hi)`` shades the lengths seen in training.
+
+    Examples
+    --------
+    >>> ax = plot_accuracy_by_length([5, 10], {"a": [1.0, 0.5]}, train_range=(5, 8))
+    >>> ax.get_ylabel()
+    'per-token accuracy'
+    >>> plt.close("all")
+    """
+    lengths = list(lengths)
+    for name, values in accuracies.items():
+        if len(values) != len(lengths):
+            raise ValueError(f"{name!r} has {len(values)} accuracies for {len(lengths)} lengths")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.5), layout="constrained")
+    if train_range is not None:
+        ax.axvspan(train_range[0], train_range[1], color="0.9", label="lengths seen in training")
+    for name, values in accuracies.items():
+        ax.plot(lengths, values, marker="o", label=name)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("sequence length")
+    ax.set_ylabel("per-token accuracy")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ += ["plot_accuracy_by_length"]
+
+
 # --- lesson 03 figures ----------------------------------------------------------------
 # --- lesson 04 figures ----------------------------------------------------------------
 
@@ -173,6 +243,66 @@ def plot_heads(weights, labels=None, axes=None, titles=None):
     return axes
 
 # --- lesson 06 figures ----------------------------------------------------------------
+
+__all__ += ["plot_loss_curves"]
+
+
+def plot_loss_curves(curves: dict, ax=None, title=None, log: bool = True, smooth: int = 1):
+    """Training-loss curves: one colour per label, one thin line per run (seed).
+
+    Parameters
+    ----------
+    curves : dict
+        ``{label: losses}`` where ``losses`` is one run (a list of floats) or several runs
+        (a list of lists); the runs of a label share its colour.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+    log : bool
+        Log-scale loss axis (a loss that falls from 2 to 0.01 is readable only so).
+    smooth : int
+        Moving-average window in steps (1 = raw).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_loss_curves({"scaled": [[2.0, 1.0, 0.5], [2.0, 0.9, 0.4]], "unscaled": [2.0, 1.8, 1.7]})
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['scaled', 'unscaled']
+    >>> plt.close("all")
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError(f"curves must be a non-empty dict {{label: losses}}, got {type(curves).__name__}")
+    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
+        raise ValueError(f"smooth must be a positive integer, got {smooth!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    for i, (label, runs) in enumerate(curves.items()):
+        runs = list(runs)
+        if not runs:
+            raise ValueError(f"curves[{label!r}] is empty")
+        if not isinstance(runs[0], (list, tuple)):
+            runs = [runs]
+        color = f"C{i}"
+        for r, run in enumerate(runs):
+            values = torch.as_tensor([float(v) for v in run])
+            if smooth > 1 and len(values) >= smooth:
+                values = values.unfold(0, smooth, 1).mean(-1)
+            steps = torch.arange(len(values)) + (smooth if len(values) < len(run) else 1)
+            ax.plot(steps.numpy(), values.numpy(), color=color, lw=1.2, alpha=0.85,
+                    label=label if r == 0 else None)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
+
 # --- lesson 07 figures ----------------------------------------------------------------
 # --- lesson 08 figures ----------------------------------------------------------------
 

@@ -113,7 +113,119 @@ def attention_explorer(tokens, query, key, query_labels=None):
                          "scale; the bars are that query's attention weights.")
 
 # --- lesson 01 widgets ----------------------------------------------------------------
+
+
+def draw_who_did_it(models: dict, vocab, agent: str = "dog", action: str = "bites",
+                    patient: str = "man"):
+    """Each model's belief about who did it, for a sentence and for its swapped twin (lesson 01).
+
+    ``models`` maps a name to a classifier ``ids (B, T) -> logits (B, len(AGENTS))``.
+    One panel per model; in each, the probability given to ``agent`` and to
+    ``patient`` for "the agent action the patient" and for "the patient action the agent".
+    Returns a matplotlib ``Figure``.
+    """
+    from .data import AGENTS, ACTIONS
+
+    for word, pool, name in ((agent, AGENTS, "agent"), (patient, AGENTS, "patient"),
+                             (action, ACTIONS, "action")):
+        if word not in pool:
+            raise ValueError(f"{name} {word!r} is not one of {pool}")
+    if agent == patient:
+        raise ValueError(f"agent and patient must differ, both are {agent!r}")
+    sentences = [f"the {agent} {action} the {patient}", f"the {patient} {action} the {agent}"]
+    ids = vocab.encode_batch(sentences)                                   # (2, 5)
+    columns = [AGENTS.index(agent), AGENTS.index(patient)]
+    fig = new_figure(3.6 * len(models), 3.0)
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, (name, model) in zip(axes, models.items()):
+        with torch.no_grad():
+            probs = torch.softmax(model(ids), dim=-1)[:, columns]           # (2, 2)
+        for row, sentence in enumerate(sentences):
+            offsets = [row * 3, row * 3 + 1]
+            ax.bar(offsets, probs[row].numpy(), color=["tab:orange", "tab:blue"])
+        ax.set_xticks([0, 1, 3, 4], [agent, patient, agent, patient])
+        ax.set_ylim(0, 1.15)
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel("P(did it)")
+        for row, sentence in enumerate(sentences):
+            ax.text(row * 3 + 0.5, 1.06, sentence.replace("the ", ""), ha="center", fontsize=8)
+    return fig
+
+
+def who_did_it_explorer(models: dict, vocab):
+    """Pick an agent, a verb and a patient; see which model notices the word order."""
+    import ipywidgets as w
+
+    from .data import AGENTS, ACTIONS
+
+    agent = w.Dropdown(options=AGENTS, value="dog", description="agent")
+    action = w.Dropdown(options=ACTIONS, value="bites", description="verb")
+    patient = w.Dropdown(options=AGENTS, value="man", description="patient")
+
+    def draw(agent, action, patient):
+        if agent == patient:
+            fig = new_figure(4, 1)
+            fig.text(0.5, 0.5, "pick two different nouns", ha="center")
+            return fig
+        return draw_who_did_it(models, vocab, agent, action, patient)
+
+    box = live_figure(draw, agent=agent, action=action, patient=patient)
+    return Explorer(box, "Who-did-it explorer (live in JupyterLab): pick the nouns and the verb; "
+                         "each panel shows a model's P(did it) for the sentence and its swap.")
+
+
+__all__ += ["draw_who_did_it", "who_did_it_explorer"]
+
+
 # --- lesson 02 widgets ----------------------------------------------------------------
+
+
+def draw_alignment(model, length: int = 12, seed: int = 0, vocab_size: int = 10):
+    """The alignment an attentive seq2seq model learned, on one reverse-task sequence (lesson 02).
+
+    Draws a random sequence of ``length`` tokens (seeded), decodes it greedily with
+    ``model`` (an :class:`~attnkit.rnn.AttentionSeq2Seq`) and shows its attention weights:
+    a row per output step, a column per input token. Returns a matplotlib ``Figure``.
+    """
+    from ._validate import require_int
+    from .data import toy_batch
+    from .plot import plot_attention
+
+    length = require_int(length, "length", minimum=1)
+    seed = require_int(seed, "seed")
+    src, tgt = toy_batch("reverse", 1, length, vocab_size, torch.Generator().manual_seed(seed))
+    predicted, weights = model.generate(src)                            # (1, T), (1, T, T)
+    if weights is None:
+        raise ValueError(f"{type(model).__name__} has no attention weights to draw")
+    correct = int((predicted == tgt).sum())
+    size = 0.28 * length + 2.5
+    fig = new_figure(size + 0.8, size)
+    ax = fig.add_subplot()
+    out_labels = [f"{p}" + ("" if p == t else f"≠{t}") for p, t in zip(predicted[0].tolist(), tgt[0].tolist())]
+    plot_attention(weights[0], [str(t) for t in src[0].tolist()], out_labels, ax=ax,
+                   annotate=length <= 8, colorbar=False)
+    ax.set_xlabel("input token (key)")
+    ax.set_ylabel("output token (query); ≠ marks a mistake")
+    ax.set_title(f"length {length}: {correct}/{length} tokens right", fontsize=10)
+    return fig
+
+
+def alignment_explorer(model, max_length: int = 30, vocab_size: int = 10):
+    """Move the length and the seed; see the alignment and where the model goes wrong."""
+    import ipywidgets as w
+
+    length = w.IntSlider(value=12, min=3, max=max_length, description="length", continuous_update=False)
+    seed = w.IntSlider(value=0, min=0, max=20, description="seed", continuous_update=False)
+    box = live_figure(lambda length, seed: draw_alignment(model, length, seed, vocab_size),
+                      length=length, seed=seed)
+    return Explorer(box, "Alignment explorer (live in JupyterLab): move the length and the seed; "
+                         "the heatmap is the attention of each output step over the input.")
+
+
+__all__ += ["draw_alignment", "alignment_explorer"]
+
+
 # --- lesson 04 widgets ----------------------------------------------------------------
 
 __all__ += ["draw_self_attention_row", "self_attention_explorer"]
@@ -246,7 +358,170 @@ def head_explorer(weights, tokens):
                          f"and {weights.shape[1]} heads; the map is that head's attention.")
 
 # --- lesson 06 widgets ----------------------------------------------------------------
+
+__all__ += ["draw_scaling", "scaling_explorer"]
+
+
+def _scaling_stats(d_k: int, scale_exponent: float, num_keys: int, num_queries: int = 256, seed: int = 0):
+    """Scores, weights and their statistics for random unit-variance queries and keys."""
+    g = torch.Generator().manual_seed(seed)
+    query = torch.randn(num_queries, d_k, generator=g)  # (Tq, d_k)
+    key = torch.randn(num_keys, d_k, generator=g)  # (Tk, d_k)
+    upstream = torch.randn(num_queries, num_keys, generator=g)  # dLoss/dweights from above
+    attn_scores = (query @ key.T * d_k ** -scale_exponent).requires_grad_(True)  # (Tq, Tk)
+    attn_weights = torch.softmax(attn_scores, dim=-1)  # (Tq, Tk)
+    (attn_weights * upstream).sum().backward()
+    w = attn_weights.detach()
+    entropy = -(torch.xlogy(w, w)).sum(-1)  # (Tq,) in nats
+    return {
+        "scores": attn_scores.detach(), "weights": w,
+        "score_std": attn_scores.detach().std().item(),
+        "entropy": entropy.mean().item(), "max_weight": w.max(-1).values.mean().item(),
+        "grad_norm": attn_scores.grad.norm(dim=-1).mean().item(),
+    }
+
+
+def draw_scaling(d_k: int = 64, scale_exponent: float = 0.5, num_keys: int = 16, seed: int = 0):
+    """What the scale does to the scores and to one query's softmax weights (lesson 06).
+
+    Queries and keys have independent N(0, 1) entries, and the scores are
+    ``q . k * d_k ** -scale_exponent``: ``0`` is no scaling, ``0.5`` is the usual
+    ``1 / sqrt(d_k)``, ``1`` divides by ``d_k``. Left: histogram of the scores. Right: the
+    weights of query 0. The title gives the score spread, the mean entropy of the weights
+    (``log(num_keys)`` is uniform, ``0`` is one-hot) and the mean norm of the gradient that
+    reaches the scores. Returns a matplotlib ``Figure``.
+
+    Examples
+    --------
+    >>> fig = draw_scaling(d_k=256, scale_exponent=0.0)
+    >>> len(fig.axes)
+    2
+    >>> fig._suptitle.get_text().split(":")[1].split(",")[0]  # sqrt(256) = 16 in theory
+    ' score std 15.5'
+    """
+    from ._validate import require_int, require_number
+
+    d_k = require_int(d_k, "d_k", minimum=1)
+    num_keys = require_int(num_keys, "num_keys", minimum=2)
+    scale_exponent = require_number(scale_exponent, "scale_exponent")
+    if not 0.0 <= scale_exponent <= 1.0:
+        raise ValueError(f"scale_exponent must be in [0, 1] (0: no scaling, 0.5: 1/sqrt(d_k)), "
+                         f"got {scale_exponent}")
+    stats = _scaling_stats(d_k, scale_exponent, num_keys, seed=seed)
+    fig = new_figure(8.0, 3.2)
+    ax_hist, ax_bar = fig.subplots(1, 2)
+    ax_hist.hist(stats["scores"].flatten().numpy(), bins=40, color="tab:blue")
+    ax_hist.set_xlabel("score")
+    ax_hist.set_ylabel("count")
+    row = stats["weights"][0]
+    bars = ax_bar.bar(range(num_keys), row.numpy(), color="tab:blue")
+    bars[int(row.argmax())].set_color("tab:orange")
+    ax_bar.set_ylim(0, 1)
+    ax_bar.set_xlabel("key")
+    ax_bar.set_ylabel("weight of query 0")
+    fig.suptitle(
+        f"d_k={d_k}, scores x d_k^-{scale_exponent:.2f}: score std {stats['score_std']:.1f}, "
+        f"entropy {stats['entropy']:.2f} of {math.log(num_keys):.2f} nats, "
+        f"grad norm {stats['grad_norm']:.2g}", fontsize=9)
+    return fig
+
+
+def scaling_explorer(num_keys: int = 16):
+    """Move ``d_k`` and the scale exponent; watch the scores spread and the softmax saturate."""
+    import ipywidgets as w
+
+    d_k = w.SelectionSlider(options=[2 ** i for i in range(1, 11)], value=64, description="d_k",
+                            continuous_update=False)
+    exponent = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="scale exp.",
+                             continuous_update=False)
+    box = live_figure(lambda d_k, scale_exponent: draw_scaling(d_k, scale_exponent, num_keys),
+                      d_k=d_k, scale_exponent=exponent)
+    return Explorer(box, "Scaling explorer (live in JupyterLab): move d_k and the exponent of the scale "
+                         "d_k^-e (0: none, 0.5: 1/sqrt(d_k), 1: 1/d_k); watch the scores and the weights.")
+
 # --- lesson 07 widgets ----------------------------------------------------------------
+
+__all__ += ["draw_encoder_attention", "encoder_attention_explorer"]
+
+
+def _check_encoder_weights(weights, key_labels, query_labels):
+    if not isinstance(weights, (list, tuple)) or not weights:
+        raise TypeError(f"weights must be a non-empty list of (B, H, T, T) tensors (one per layer), "
+                        f"got {type(weights).__name__}")
+    shapes = {tuple(w.shape) if isinstance(w, torch.Tensor) else None for w in weights}
+    shape = next(iter(shapes))
+    if len(shapes) != 1 or shape is None or len(shape) != 4:
+        raise ValueError(f"every layer's weights must be one (B, H, T, T) tensor shape, got {shapes}")
+    B, _, Tq, Tk = shape
+    if len(key_labels) != B or len(query_labels) != B:
+        raise ValueError(f"need one list of labels per example: {B} examples, got "
+                         f"{len(key_labels)} key label lists and {len(query_labels)} query label lists")
+    for b in range(B):
+        if len(key_labels[b]) != Tk or len(query_labels[b]) != Tq:
+            raise ValueError(f"example {b}: {len(key_labels[b])} key labels and {len(query_labels[b])} "
+                             f"query labels for weights of {Tq} queries x {Tk} keys")
+    return shape
+
+
+def draw_encoder_attention(weights, key_labels, query_labels, layer: int = 0, head: int = 0,
+                           example: int = 0):
+    """One head's attention map in a stacked encoder, for one example (lesson 07).
+
+    Parameters
+    ----------
+    weights : list of tensors ``(B, H, T, T)``
+        One per layer, e.g. ``model.attn_weights`` of :class:`attnkit.TinyTransformer`.
+    key_labels, query_labels : list of lists of str
+        Per example: the input tokens (keys) and what each query position outputs.
+    layer, head, example : int
+        Which map to draw. ``head=-1`` draws the mean over the heads.
+
+    Returns a matplotlib ``Figure`` titled with the map's mean entropy (nats).
+
+    Examples
+    --------
+    >>> w = [torch.softmax(torch.randn(1, 2, 3, 3), -1) for _ in range(2)]
+    >>> fig = draw_encoder_attention(w, [["a", "b", "c"]], [["x", "y", "z"]], layer=1, head=-1)
+    >>> fig.axes[0].get_title().startswith("layer 1, mean of 2 heads")
+    True
+    """
+    from .plot import plot_attention
+
+    B, H, _, _ = _check_encoder_weights(weights, key_labels, query_labels)
+    if not 0 <= layer < len(weights):
+        raise ValueError(f"layer {layer} is outside 0..{len(weights) - 1}")
+    if not -1 <= head < H:
+        raise ValueError(f"head {head} is outside 0..{H - 1} (or -1 for the mean over heads)")
+    if not 0 <= example < B:
+        raise ValueError(f"example {example} is outside 0..{B - 1}")
+    w = weights[layer][example].detach().float()  # (H, T, T)
+    w = w.mean(0) if head == -1 else w[head]  # (T, T)
+    entropy = -torch.xlogy(w, w).sum(-1).mean().item()
+    which = f"mean of {H} heads" if head == -1 else f"head {head}"
+    fig = new_figure(4.8, 4.2)
+    plot_attention(w, list(key_labels[example]), list(query_labels[example]), ax=fig.add_subplot(),
+                   annotate=False, title=f"layer {layer}, {which}: entropy {entropy:.2f} nats")
+    fig.axes[0].set_xlabel("key (input token)")
+    fig.axes[0].set_ylabel("query (its output)")
+    return fig
+
+
+def encoder_attention_explorer(weights, key_labels, query_labels):
+    """Pick an example, a layer and a head of a trained encoder; see that attention map."""
+    import ipywidgets as w
+
+    B, H, _, _ = _check_encoder_weights(weights, key_labels, query_labels)
+    example = w.Dropdown(options=list(range(B)), value=0, description="example")
+    layer = w.Dropdown(options=list(range(len(weights))), value=0, description="layer")
+    head = w.Dropdown(options=[("mean", -1)] + [(str(h), h) for h in range(H)], value=-1, description="head")
+    box = live_figure(
+        lambda example, layer, head: draw_encoder_attention(weights, key_labels, query_labels, layer, head,
+                                                            example),
+        example=example, layer=layer, head=head,
+    )
+    return Explorer(box, f"Encoder attention explorer (live in JupyterLab): pick one of {B} examples, "
+                         f"{len(weights)} layers and {H} heads (or their mean).")
+
 # --- lesson 08 widgets ----------------------------------------------------------------
 
 __all__ += ["draw_window_tradeoff", "window_explorer"]

@@ -23,7 +23,6 @@ import math
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from IPython.display import display
 
 import attnkit as ak
 

@@ -19,7 +19,6 @@
 # **Time:** about 30 minutes, plus 15 for the exercises.
 
 # %%
-import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 from torch import nn
@@ -27,6 +26,7 @@ from torch import nn
 import attnkit as ak
 
 ak.seed_everything(0)
+torch.set_num_threads(1)  # the models here are tiny: a second thread costs more than it saves
 torch.set_printoptions(precision=3, sci_mode=False)
 print(f"torch {torch.__version__.split('+')[0]}, attnkit {ak.__version__}")
 
@@ -163,12 +163,12 @@ ak.quiz.ask(
 # The model, `ak.AttentionOnlyModel`, is as small as it gets: token embeddings plus learned
 # position embeddings, **one** causal `ak.MultiHeadAttention` layer with a residual, and a linear
 # read-out with two predictions per position. No MLP, so whatever the model does, the heads do.
-# `head_mask` multiplies each head's output: a `0` ablates that head. We train for a fixed 200
+# `head_mask` multiplies each head's output: a `0` ablates that head. We train for a fixed 120
 # steps with Adam (lr 3e-3) and measure on 1,000 fresh sequences, from position 2 on (at
 # position 1 the previous token *is* the first token, so it cannot tell the relations apart).
 
 # %%
-VOCAB, LENGTH, STEPS = 16, 12, 200
+VOCAB, LENGTH, STEPS = 16, 12, 120
 
 
 def train_model(num_heads, seed):
@@ -215,7 +215,7 @@ print(f"chance accuracy: 1/{VOCAB} = {1 / VOCAB:.3f}")
 two_head_models = [train_model(2, seed) for seed in range(3)]
 for seed, model in enumerate(two_head_models):
     on_prev, on_first = head_roles(model)
-    print(f"seed {seed}: accuracy (previous, first) = {model.accuracy(x_test, y_test).tolist()}")
+    print(f"seed {seed}: accuracy (previous, first) = {[round(a, 2) for a in model.accuracy(x_test, y_test).tolist()]}")
     for h in range(2):
         acc = ablation_accuracy(model, [h])
         print(f"   head {h}: weight on previous {on_prev[h]:.2f}, on first {on_first[h]:.2f}"
@@ -232,7 +232,7 @@ for seed, model in enumerate(two_head_models):
 # %%
 model = two_head_models[0]
 model(x_test[:1])
-labels = [str(t) for t in x_test[0].tolist()]
+labels = [f"{i}:{t}" for i, t in enumerate(x_test[0].tolist())]   # position:token
 on_prev, on_first = head_roles(model)
 axes = ak.plot.plot_heads(model.attn_weights[0, 0], labels,
                           titles=[f"head {h}: prev {on_prev[h]:.2f}, first {on_first[h]:.2f}" for h in range(2)])
@@ -247,20 +247,21 @@ for seed, model in enumerate(four_head_models):
     on_prev, on_first = head_roles(model)
     roles = ["previous" if p > f else "first" for p, f in zip(on_prev, on_first)]
     singles = [ablation_accuracy(model, [h]) for h in range(4)]
-    print(f"seed {seed}: accuracy (previous, first) = {model.accuracy(x_test, y_test).tolist()}")
+    print(f"seed {seed}: accuracy (previous, first) = {[round(a, 2) for a in model.accuracy(x_test, y_test).tolist()]}")
     print("   head roles:", roles)
     print("   one head ablated, accuracy of its own relation:",
           [round(acc[0 if r == "previous" else 1].item(), 2) for acc, r in zip(singles, roles)])
     for role, out in (("previous", 0), ("first", 1)):
         team = [h for h, r in enumerate(roles) if r == role]
         print(f"   all {role}-heads {team} ablated -> {role} accuracy {ablation_accuracy(model, team)[out]:.2f}")
-    print("   head distances:\n", head_distance(model).round(decimals=2))
+    print("   head distances:", [[f"{d:.2f}" for d in row] for row in head_distance(model).tolist()])
 
 # %% [markdown]
 # Now the heads pair up: on every seed two heads do *previous* and two do *first*, and heads with
-# the same job sit at a distance near 0 from each other (near 1 from the others). Switching off
-# one head of a pair costs little, often nothing, because its twin still does the job; switching
-# off the whole pair sends the relation to chance.
+# the same job sit at a distance of at most 0.02 from each other (1.00 from the others). Switching
+# off one head of a pair costs its relation between 0 and 28 points of accuracy, because its twin
+# still points at the right token (the pair shared the work, so one alone gives a weaker signal);
+# switching off the whole pair sends the relation to chance, 0.06.
 #
 # So both halves of the story are true, and the measurement says when: **heads specialise when
 # the task needs different relations**, and **heads beyond what the task needs duplicate each

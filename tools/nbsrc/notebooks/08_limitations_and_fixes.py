@@ -60,21 +60,25 @@ ak.quiz.ask(
 # `ak.attention_cost` counts both, so we can print the bill before paying it:
 
 # %%
+print("     T |    GFLOP | scores stored: full | memory-efficient (512 x 512 tiles)")
 for T in (512, 2048, 8192, 32768):
-    cost = ak.attention_cost(T, T, num_heads=8, head_dim=64)
-    print(f"T = {T:6d}: {cost['flops'] / 1e9:10.1f} GFLOP, score matrix {cost['score_bytes'] / 2**20:10.1f} MiB")
+    full = ak.attention_cost(T, head_dim=64, num_heads=8)
+    tiled = ak.attention_cost(T, head_dim=64, num_heads=8, kind="memory_efficient", block_size=512)
+    print(f"{T:6d} | {full['flops'] / 1e9:8.1f} | {full['score_bytes'] / 2**20:10.0f} MiB      | "
+          f"{tiled['score_bytes'] / 2**20:5.0f} MiB")
 
 # %% [markdown]
-# Each ×4 in $T$ is a ×16 in both columns. At $T = 32768$ one layer's scores need 32 GiB in
-# float32, more than most laptops have. Is the count right? `ak.attention` returns the weights
-# it built, so we can weigh that tensor:
+# Each ×4 in $T$ is a ×16 in work and in stored scores. At $T = 32768$ one layer's scores need
+# 32 GiB in float32, more than most laptops have; computed tile by tile (section 2) they need 8 MiB
+# at any length, for the same work. Is the count right? `ak.attention` returns the weights it
+# built, so we can weigh that tensor:
 
 # %%
 q = torch.randn(1, 8, 512, 64)  # (B, H, T, Dh)
 _, attn_weights = ak.attention(q, q, q)  # (B, H, T, T)
 measured = attn_weights.nelement() * attn_weights.element_size()
 print("weights", tuple(attn_weights.shape), "->", measured, "bytes; counted:",
-      ak.attention_cost(512, 512, num_heads=8, head_dim=64)["score_bytes"])
+      ak.attention_cost(512, head_dim=64, num_heads=8)["score_bytes"])
 
 # %% [markdown]
 # Now the clock. We time three implementations on the same inputs for $T$ from 128 to 2048
@@ -203,8 +207,8 @@ q, k, v = torch.randn(3, 1, 2, 64, 16).unbind(0)  # each (B, H, T, Dh)
 local = ak.local_attention(q, k, v, window=5)
 print("local_attention vs masked attention, max abs diff:",
       round((local - ak.attention(q, k, v, mask=ak.local_window_mask(64, 5))[0]).abs().max().item(), 6))
-sparse_mask = ak.block_sparse_mask(64, block_size=16, num_neighbors=1, num_global=1)  # (T, T)
-sparse = ak.block_sparse_attention(q, k, v, block_size=16, num_neighbors=1, num_global=1)
+sparse_mask = ak.block_sparse_mask(64, block_size=16, local_blocks=1, global_blocks=1)  # (T, T)
+sparse = ak.block_sparse_attention(q, k, v, block_size=16, local_blocks=1, global_blocks=1)
 print("block_sparse_attention vs masked attention, max abs diff:",
       round((sparse - ak.attention(q, k, v, mask=sparse_mask)[0]).abs().max().item(), 6))
 
@@ -241,7 +245,7 @@ for w in windows:
     print(f"window {w:2d}: keeps {window_kept[-1]:5.1%} of the scores, accuracy {window_acc[-1]:.3f}")
 sparse_kept, sparse_acc = [], []
 for block, neighbors in [(2, 0), (4, 0), (4, 1), (8, 0)]:
-    mask = ak.block_sparse_mask(T, block_size=block, num_neighbors=neighbors, num_global=1)
+    mask = ak.block_sparse_mask(T, block_size=block, local_blocks=neighbors, global_blocks=1)
     sparse_kept.append(mask.float().mean().item())
     sparse_acc.append(ak.toy_task_accuracy(model, "reverse", T, mask=mask))
     print(f"blocks of {block}, {neighbors} neighbour(s) + 1 global: keeps {sparse_kept[-1]:5.1%}, "
@@ -273,22 +277,24 @@ ak.widgets.draw_window_tradeoff(T, 4, windows, window_acc, chance=0.1)
 
 # %% [markdown]
 # **Myth: "attention ignores the unimportant tokens, so cutting them is free".** Attention gives
-# every key some weight. How much weight did the full model put *outside* each window, and what
-# did cutting it cost?
+# every key some weight, and a small weight is not a useless one. How much weight did the full
+# model put *outside* each window, layer by layer, and what did cutting it cost?
 
 # %%
-inputs, targets = ak.toy_batch("reverse", 512, T, generator=torch.Generator().manual_seed(1))
+inputs, _ = ak.toy_batch("reverse", 512, T, generator=torch.Generator().manual_seed(1))
 with torch.no_grad():
-    model(inputs)
-last_weights = model.layers[-1].attn_weights  # (B, H, T, T)
+    model(inputs)  # fills layer.attn_weights, (B, H, T, T) per layer
 for w in (2, 6, 10):
-    outside = (last_weights * ~ak.local_window_mask(T, w)).sum(-1).mean().item()
-    print(f"window {w:2d}: weight outside the window {outside:.2f}, "
+    outside = [(layer.attn_weights * ~ak.local_window_mask(T, w)).sum(-1).mean().item()
+               for layer in model.layers]
+    print(f"window {w:2d}: weight outside the window per layer {[round(x, 2) for x in outside]}, "
           f"accuracy lost {full_accuracy - window_acc[windows.index(w)]:.2f}")
 
 # %% [markdown]
-# Weights are not "all or nothing": the model spreads attention, and the part outside a window
-# is neither zero nor irrelevant. Cutting it changes the outputs, as the accuracy shows.
+# Read the window-10 line: the last layer puts no weight outside it and the first layer only a
+# small share, yet the accuracy drops by a third. The few far keys that get a little weight are
+# exactly the ones the outputs need. Attention weights say how a layer mixes its inputs, not
+# which inputs can be thrown away.
 #
 # ## 4. Generating text: the KV cache
 #
@@ -311,43 +317,38 @@ ak.quiz.ask(
 )
 
 # %%
-text = ak.course_text()
-vocab = ak.CharVocab(text)
-data = vocab.encode(text)  # (N,) character ids
+text = " ".join(ak.CORPUS)  # the course's sentences, one string
+tokenizer = ak.CharTokenizer(text)
+data = tokenizer.encode(text)  # (N,) character ids
 context = 160
-print(f"{len(text)} characters, {len(vocab)} distinct")
-
-
-def lm_batch(generator, batch_size=16):
-    starts = torch.randint(0, len(data) - context - 1, (batch_size,), generator=generator)
-    window = torch.stack([data[s:s + context + 1] for s in starts.tolist()])  # (B, context + 1)
-    return window[:, :-1], window[:, 1:]
+print(f"{len(text)} characters, {tokenizer.vocab_size} distinct")
 
 
 def lm_loss(lm, batch):
-    ids, targets = batch
+    ids, targets = batch  # (B, T) each: targets are ids shifted by one
     return F.cross_entropy(lm(ids).flatten(0, 1), targets.flatten())
 
 
 torch.manual_seed(0)
-lm = ak.TinyLM(len(vocab), d_model=64, num_heads=4, num_layers=2, max_len=context)
-lm_losses = ak.train(lm, lm_batch, lm_loss, steps=250, lr=3e-3, warmup=20, clip=1.0, desc="TinyLM")
-print(f"loss {lm_losses[0]:.2f} -> {lm_losses[-1]:.2f} (uniform guessing: {math.log(len(vocab)):.2f})")
+lm = ak.TinyLM(tokenizer.vocab_size, d_model=64, num_heads=4, num_layers=2, max_len=context)
+lm_losses = ak.train(lm, lambda g: ak.char_lm_batch(data, 16, context, generator=g), lm_loss,
+                     steps=250, lr=3e-3, warmup=20, clip=1.0, desc="TinyLM")
+print(f"loss {lm_losses[0]:.2f} -> {lm_losses[-1]:.2f} (uniform guessing: {math.log(tokenizer.vocab_size):.2f})")
 
 # %%
-prompt = vocab.encode("the cat ")[None]  # (1, 8)
-new_tokens = 150
-with torch.no_grad():
-    cached = lm.generate(prompt, new_tokens, use_cache=True)
-    recomputed = lm.generate(prompt, new_tokens, use_cache=False)
-print(repr(vocab.decode(cached[0])))
+prompt = tokenizer.encode("The dog ")[None]  # (1, 8)
+new_tokens = 150  # prompt + output = 158 <= the 160 positions trained
+cached = lm.generate(prompt, new_tokens, use_cache=True)  # (1, 158)
+recomputed = lm.generate(prompt, new_tokens, use_cache=False)
+print(tokenizer.decode(cached[0]))
 print("same tokens with and without the cache:", torch.equal(cached, recomputed))
+cache = lm.new_cache(batch_size=1, max_len=prompt.shape[1] + new_tokens)
+print(f"the cache: keys and values of {cache.keys.shape[0]} layers, {cache.nbytes} bytes")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-with torch.no_grad():
-    t_cache = best_time(lambda: lm.generate(prompt, new_tokens, use_cache=True), repeats=2)
-    t_full = best_time(lambda: lm.generate(prompt, new_tokens, use_cache=False), repeats=2)
+t_cache = best_time(lambda: lm.generate(prompt, new_tokens, use_cache=True), repeats=2)
+t_full = best_time(lambda: lm.generate(prompt, new_tokens, use_cache=False), repeats=2)
 print(f"{new_tokens} tokens: {t_full * 1e3:.0f} ms recomputing, {t_cache * 1e3:.0f} ms with the cache: "
       f"x{t_full / t_cache:.1f} faster")
 
@@ -440,7 +441,7 @@ class ConvTagger(nn.Module):
         self.conv = nn.Conv1d(width, width, kernel_size=2)
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, vocab_size))
 
-    def forward(self, ids, mask=None):
+    def forward(self, ids):
         x = self.embed(ids).transpose(1, 2)  # (B, D, T)
         x = self.conv(F.pad(x, (1, 0)))  # (B, D, T): position t sees t-1 and t
         return self.head(x.transpose(1, 2))  # (B, T, V)
