@@ -303,6 +303,51 @@ last_state = Checker(
 )
 
 
+def _accuracy_cases():
+    g = _seeded(204)
+    for b, t in ((4, 6), (3, 9), (8, 5), (2, 12)):
+        targets = torch.randint(0, 5, (b, t), generator=g)
+        predictions = torch.where(torch.rand(b, t, generator=g) < 0.7, targets,
+                                  torch.randint(0, 5, (b, t), generator=g))
+        predictions[0] = targets[0]                        # one row entirely right
+        targets[:, -2:] = -100                             # positions that are not scored
+        predictions[1, -2:] = 0
+        yield predictions, targets
+
+
+def _token_accuracy_ref(predictions, targets):
+    scored = targets != -100
+    return (predictions[scored] == targets[scored]).float().mean()
+
+
+class _ScalarChecker(Checker):
+    """Accepts a Python number as well as a 0-d tensor from the learner."""
+
+    def evaluate(self, fn):
+        if not callable(fn):
+            return super().evaluate(fn)
+
+        def as_tensor(*args):
+            out = fn(*args)
+            is_number = isinstance(out, (int, float)) and not isinstance(out, bool)
+            return torch.tensor(float(out)) if is_number else out
+
+        return super().evaluate(as_tensor)
+
+
+token_accuracy = _ScalarChecker(
+    "token_accuracy", reference=_token_accuracy_ref, cases=_accuracy_cases,
+    mistakes={
+        "you also scored the ignored positions (target -100): leave them out of the count":
+            lambda p, t: (p == t).float().mean(),
+        "you scored whole sequences (a row counts only when every token is right): count tokens":
+            lambda p, t: ((p == t) | (t == -100)).all(dim=1).float().mean(),
+        "you counted the ignored positions as right: divide by the number of scored positions":
+            lambda p, t: ((p == t) | (t == -100)).float().mean(),
+    },
+)
+
+
 # --- lesson 04 checkers ---------------------------------------------------------------
 
 def _self_attention_cases():
@@ -616,5 +661,51 @@ sliding_window_mask = Checker(
             lambda n, w: _sliding_reference(n, w).T,
         "the mask is flipped: True must mean 'may attend'":
             lambda n, w: ~_sliding_reference(n, w),
+    },
+)
+
+
+def _cache_step(query, key, value, cache_key, cache_value):
+    cache_key = torch.cat([cache_key, key], dim=-2)  # (B, H, t + 1, Dh)
+    cache_value = torch.cat([cache_value, value], dim=-2)  # (B, H, t + 1, Dv)
+    return _attention(query, cache_key, cache_value)[0], cache_key, cache_value
+
+
+def _cache_step_before_append(query, key, value, cache_key, cache_value):
+    out = _attention(query, cache_key, cache_value)[0]
+    return out, torch.cat([cache_key, key], dim=-2), torch.cat([cache_value, value], dim=-2)
+
+
+def _cache_step_prepend(query, key, value, cache_key, cache_value):
+    cache_key = torch.cat([key, cache_key], dim=-2)
+    cache_value = torch.cat([value, cache_value], dim=-2)
+    return _attention(query, cache_key, cache_value)[0], cache_key, cache_value
+
+
+def _cache_cases():
+    g = _seeded(81)
+    for b, h, t, d in ((1, 1, 3, 4), (2, 4, 5, 8), (1, 2, 1, 16), (3, 1, 7, 2)):
+        yield (torch.randn(b, h, 1, d, generator=g), torch.randn(b, h, 1, d, generator=g),
+               torch.randn(b, h, 1, d, generator=g), torch.randn(b, h, t, d, generator=g),
+               torch.randn(b, h, t, d, generator=g))
+
+
+cached_attention_step = Checker(
+    "cached_attention_step",
+    reference=_cache_step,
+    cases=_cache_cases,
+    mistakes={
+        "you attended before appending: the new token must also see its own key and value, so "
+        "append first, then attend":
+            _cache_step_before_append,
+        "you put the new key/value at the front: append them at the end (dim=-2), after the "
+        "older tokens":
+            _cache_step_prepend,
+        "you returned the old caches: return the caches with the new key and value appended":
+            lambda q, k, v, ck, cv: (_cache_step(q, k, v, ck, cv)[0], ck, cv),
+        "you forgot the scale: divide the scores by sqrt(d_k)":
+            lambda q, k, v, ck, cv: (_attention(q, torch.cat([ck, k], -2), torch.cat([cv, v], -2),
+                                                scale=1.0)[0],
+                                     torch.cat([ck, k], -2), torch.cat([cv, v], -2)),
     },
 )

@@ -83,7 +83,8 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
         Keys per tile.
     query_block_size : int, optional
         Queries per tile; by default chosen so that one tile of scores over all
-        batch and head dimensions holds about 64K floats (it stays in the CPU cache).
+        batch and head dimensions holds about 2**19 floats (2 MiB, about the size of
+        the cores' L2 caches): 128 queries for 8 heads and 512 keys.
     causal : bool
         Query ``i`` attends keys ``j <= i`` only (the pattern of
         :func:`attnkit.causal_mask` and of PyTorch's ``is_causal=True``); combined
@@ -115,7 +116,7 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
         mask = _check_mask(mask, scores_shape, query.dtype).expand(scores_shape)  # a view, no copy
     if query_block_size is None:
         rows_per_batch = max(1, math.prod(batch_shape))
-        query_block_size = max(16, min(256, 65536 // (rows_per_batch * min(block_size, max(Tk, 1)))))
+        query_block_size = max(16, min(512, 2**19 // (rows_per_batch * min(block_size, max(Tk, 1)))))
     grad = _needs_grad(query, key, value) or (mask is not None and mask.requires_grad)
 
     output = query.new_empty(batch_shape + (Tq, Dv))  # (..., Tq, Dv)

@@ -160,7 +160,7 @@ __all__ += ["plot_positional_encodings"]
 
 
 def plot_positional_encodings(pe, ax=None, title=None):
-    """Heatmap of a positional-encoding table: one row per position, one column per dimension.
+    """Heatmap of a positional-encoding table: one row per position, one column per dimension (lesson 04).
 
     Parameters
     ----------
@@ -198,7 +198,7 @@ __all__ += ["plot_heads"]
 
 
 def plot_heads(weights, labels=None, axes=None, titles=None):
-    """One attention heatmap per head, side by side.
+    """One attention heatmap per head, side by side (lesson 05).
 
     Parameters
     ----------

@@ -124,7 +124,7 @@ def draw_who_did_it(models: dict, vocab, agent: str = "dog", action: str = "bite
     ``patient`` for "the agent action the patient" and for "the patient action the agent".
     Returns a matplotlib ``Figure``.
     """
-    from .data import AGENTS, ACTIONS
+    from .data import ACTIONS, AGENTS
 
     for word, pool, name in ((agent, AGENTS, "agent"), (patient, AGENTS, "patient"),
                              (action, ACTIONS, "action")):
@@ -140,7 +140,7 @@ def draw_who_did_it(models: dict, vocab, agent: str = "dog", action: str = "bite
     for ax, (name, model) in zip(axes, models.items()):
         with torch.no_grad():
             probs = torch.softmax(model(ids), dim=-1)[:, columns]           # (2, 2)
-        for row, sentence in enumerate(sentences):
+        for row in range(2):
             offsets = [row * 3, row * 3 + 1]
             ax.bar(offsets, probs[row].numpy(), color=["tab:orange", "tab:blue"])
         ax.set_xticks([0, 1, 3, 4], [agent, patient, agent, patient])
@@ -157,7 +157,7 @@ def who_did_it_explorer(models: dict, vocab):
     """Pick an agent, a verb and a patient; see which model notices the word order."""
     import ipywidgets as w
 
-    from .data import AGENTS, ACTIONS
+    from .data import ACTIONS, AGENTS
 
     agent = w.Dropdown(options=AGENTS, value="dog", description="agent")
     action = w.Dropdown(options=ACTIONS, value="bites", description="verb")
@@ -199,7 +199,7 @@ def draw_alignment(model, length: int = 12, seed: int = 0, vocab_size: int = 10)
     if weights is None:
         raise ValueError(f"{type(model).__name__} has no attention weights to draw")
     correct = int((predicted == tgt).sum())
-    size = 0.28 * length + 2.5
+    size = 0.2 * length + 2.5
     fig = new_figure(size + 0.8, size)
     ax = fig.add_subplot()
     out_labels = [f"{p}" + ("" if p == t else f"≠{t}") for p, t in zip(predicted[0].tolist(), tgt[0].tolist())]

@@ -159,3 +159,25 @@ def test_sliding_window_checker_names_each_typical_mistake(hint, wrong):
 
 def test_sliding_window_checker_stub():
     assert check.sliding_window_mask.evaluate(_stub).status == "todo"
+
+
+def test_cached_step_checker_accepts_reference_and_matches_full_causal_attention():
+    assert check.cached_attention_step.evaluate(check._cache_step).passed
+    g = torch.Generator().manual_seed(2)
+    q, k, v = (torch.randn(1, 2, 5, 4, generator=g) for _ in range(3))
+    full = ak.attention(q, k, v, mask=ak.causal_mask(5))[0]  # (1, 2, 5, 4)
+    out, cache_k, cache_v = check._cache_step(q[..., 4:, :], k[..., 4:, :], v[..., 4:, :],
+                                              k[..., :4, :], v[..., :4, :])
+    assert torch.allclose(out, full[..., 4:, :], atol=1e-6)
+    assert cache_k.shape == (1, 2, 5, 4) and torch.equal(cache_v, v)
+
+
+@pytest.mark.parametrize("hint, wrong", list(check.cached_attention_step.mistakes.items()))
+def test_cached_step_checker_names_each_typical_mistake(hint, wrong):
+    verdict = check.cached_attention_step.evaluate(wrong)
+    assert verdict.status == "fail"
+    assert hint in verdict.message
+
+
+def test_cached_step_checker_stub():
+    assert check.cached_attention_step.evaluate(_stub).status == "todo"

@@ -117,6 +117,27 @@ def test_last_state_checker(fn, status, fragment):
     assert verdict.status == status and fragment in verdict.message
 
 
+def good_accuracy(p, t):
+    scored = t != -100
+    return (p[scored] == t[scored]).float().mean()
+
+
+@pytest.mark.parametrize("fn, status, fragment", [
+    (good_accuracy, "pass", "matches the reference"),
+    (lambda p, t: good_accuracy(p, t).item(), "pass", "matches the reference"),
+    (lambda p, t: ak.token_accuracy(p, t), "pass", "matches the reference"),
+    (stub, "todo", "NotImplementedError"),
+    (lambda p, t: (p == t).float().mean(), "fail", "also scored the ignored positions"),
+    (lambda p, t: ((p == t) | (t == -100)).all(dim=1).float().mean(), "fail", "whole sequences"),
+    (lambda p, t: ((p == t) | (t == -100)).float().mean(), "fail", "counted the ignored positions as right"),
+    (lambda p, t: (p == t).float().mean(dim=0), "fail", "shape is"),
+    (lambda p, t: "high", "fail", "expected a tensor, got str"),
+])
+def test_token_accuracy_checker(fn, status, fragment):
+    verdict = ak.check.token_accuracy.evaluate(fn)
+    assert verdict.status == status and fragment in verdict.message
+
+
 def test_draw_alignment_and_explorer():
     torch.manual_seed(0)
     model = ak.AttentionSeq2Seq(vocab_size=10, hidden=8)

@@ -84,8 +84,8 @@ print("ids", tuple(batch_ids.shape), "-> embeddings", tuple(x.shape))  # (B, T, 
 print("same as indexing the table:", torch.equal(x, embed.weight[batch_ids]))
 
 # %%
-ak.plot.plot_token_embeddings(x[0].detach(), vocab.decode(batch_ids[0]),
-                              title="'the dog bites the man.': one row per token (untrained)");
+ax = ak.plot.plot_token_embeddings(x[0].detach(), vocab.decode(batch_ids[0]),
+                                   title="'the dog bites the man.': one row per token (untrained)")
 
 # %% [markdown]
 # Each row belongs to a token, not to a position: both *the*s have identical rows. The position
@@ -172,7 +172,7 @@ ax.axhline(0.5, ls="--", color="k", lw=1, label="pick one of the two nouns (50%)
 ax.axhline(1 / len(ak.AGENTS), ls=":", color="k", lw=1, label="guess any noun (1/16)")
 ax.set_ylabel("test accuracy")
 ax.set_title("Who did it? Same words, different order")
-ax.legend(fontsize=8);
+_ = ax.legend(fontsize=8)
 
 # %% [markdown]
 # The bag sits at 50%: it learned which two nouns are in the sentence, and then it can only

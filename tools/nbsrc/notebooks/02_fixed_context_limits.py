@@ -140,13 +140,13 @@ for name, values in accuracy.items():
     print(f"{name:15s}", values)
 
 # %%
-ak.plot.plot_accuracy_by_length(lengths, accuracy, train_range=(5, 20),
-                                title="Reverse task: one fixed vector vs attention");
+ax = ak.plot.plot_accuracy_by_length(lengths, accuracy, train_range=(5, 20),
+                                     title="Reverse task: one fixed vector vs attention")
 
 # %% [markdown]
 # At length 5 both are nearly perfect: five digits fit in one vector. From there the fixed
-# context falls off with every extra token, while the attentive model holds within the lengths
-# it was trained on. Beyond 20 both degrade: attention removes the memory bottleneck, but
+# context falls off with every extra token, while the attentive model degrades far more slowly
+# over the lengths it was trained on. Beyond 20 both degrade further: attention removes the memory bottleneck, but
 # a model still only knows the lengths it was trained on.
 #
 # ## What the attentive model looks at
@@ -159,8 +159,8 @@ src, tgt = ak.toy_batch("reverse", 1, 10, generator=torch.Generator().manual_see
 predicted, alignment = attentive.generate(src)                  # (1, T), (1, T, Ts)
 print("input    ", src[0].tolist())
 print("predicted", predicted[0].tolist())
-ak.plot_attention(alignment[0], [str(t) for t in src[0].tolist()],
-                  [str(t) for t in predicted[0].tolist()], title="learned alignment, length 10");
+ax = ak.plot_attention(alignment[0], [str(t) for t in src[0].tolist()],
+                       [str(t) for t in predicted[0].tolist()], title="learned alignment, length 10")
 
 # %%
 T = src.shape[1]
@@ -208,11 +208,11 @@ for name, model in [("fixed context", fixed), ("attention", attentive)]:
 #
 # ## Recap
 # - An encoder-decoder without attention passes one fixed vector from reader to writer.
-# - Measured on reversal: per-token accuracy of the fixed context falls with length; with
-#   additive attention it holds over the trained lengths.
+# - Measured on reversal: per-token accuracy of the fixed context falls fast with length; with
+#   additive attention it stays far higher over the trained lengths.
 # - Additive attention: scores $v^\top\tanh(W_q s + W_k h_j)$, softmax over inputs, weighted sum.
 # - Its weights are an alignment we can plot; here it learned the anti-diagonal.
 #
-# **Next:** `exercises/02_fixed_context_limits.ipynb`: write additive attention's weights and the
-# last-state summary of a padded batch yourself. Lesson 03 strips attention down to its core,
+# **Next:** `exercises/02_fixed_context_limits.ipynb`: write additive attention's weights, the
+# last-state summary of a padded batch and per-token accuracy yourself. Lesson 03 strips attention down to its core,
 # a dot product and a softmax.

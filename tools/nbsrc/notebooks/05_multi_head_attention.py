@@ -269,8 +269,9 @@ for seed, model in enumerate(four_head_models):
 # can be pruned with little loss (lesson 08 measures it).
 #
 # ### Explore the heads
-# Pick a layer and a head of the 4-head model (seed 0) on one test sequence. (Live in JupyterLab;
-# below it the same drawing for head 0, then all four side by side.)
+# Pick a layer and a head of the 4-head model (seed 0) on one test sequence. This model has a
+# single layer; the same explorer takes the stacked layers of lesson 07's model. (Live in
+# JupyterLab; below it the same drawing for head 0, then all four side by side.)
 
 # %%
 model = four_head_models[0]
@@ -279,7 +280,7 @@ ak.widgets.head_explorer(model.attn_weights[0], labels)
 
 # %%
 display(ak.widgets.draw_head_attention(model.attn_weights[0], labels, layer=0, head=0))
-ak.plot.plot_heads(model.attn_weights[0, 0], labels);
+axes = ak.plot.plot_heads(model.attn_weights[0, 0], labels)
 
 # %% [markdown]
 # ## Recap

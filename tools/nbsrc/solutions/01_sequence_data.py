@@ -7,8 +7,6 @@
 # (and names the typical mistake when it recognises one), ✏️ means the stub is still there.
 
 # %%
-import torch
-
 import attnkit as ak
 
 ak.seed_everything(0)

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · Exercises: the fixed context and additive attention
 #
-# Two pieces of `notebooks/02_fixed_context_limits.ipynb`, written by you.
+# Three pieces of `notebooks/02_fixed_context_limits.ipynb`, written by you.
 # Replace `raise NotImplementedError()` with your code, then run the check cell below it:
 # ✅ means it matches the reference on several generated inputs, ❌ says what differs
 # (and names the typical mistake when it recognises one), ✏️ means the stub is still there.
@@ -49,6 +49,23 @@ def last_state(states, lengths):
 
 # %%
 ak.check.last_state(last_state)
+
+# %% [markdown]
+# ## Exercise 3: per-token accuracy
+# The lesson's curve scores models by **per-token** accuracy: the fraction of output tokens
+# that equal their target. `predictions` and `targets` are (B, T) ids; a target of -100 marks a
+# position that is not scored (as `F.cross_entropy` ignores it). Return the accuracy as a
+# number (a Python float or a 0-d tensor).
+
+# %%
+def token_accuracy(predictions, targets):
+    ### BEGIN SOLUTION
+    scored = targets != -100
+    return (predictions[scored] == targets[scored]).float().mean()
+    ### END SOLUTION
+
+# %%
+ak.check.token_accuracy(token_accuracy)
 
 # %% [markdown]
 # Done? In the lesson the whole input had to pass through such a single vector; attention
