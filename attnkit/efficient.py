@@ -125,12 +125,11 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     if Tk == 0:
         return output.zero_()
     low = torch.finfo(query.dtype).min
-    query = query * scale  # scaling Q once is cheaper than scaling every tile of scores
     key_t = key.transpose(-2, -1)  # (..., D, Tk)
     pieces = []
     for q_start in range(0, Tq, query_block_size):
         q_stop = min(q_start + query_block_size, Tq)
-        q_tile = query[..., q_start:q_stop, :]  # (..., bq, D)
+        q_tile = query[..., q_start:q_stop, :] * scale  # (..., bq, D): cheaper than scaling the scores
         k_stop_all = min(Tk, q_stop) if causal else Tk
         run_max = run_sum = acc = has_key = None
         every_row_has_key = False  # set by a tile without any mask
@@ -176,9 +175,6 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
                 run_sum.mul_(rescale).add_(probs.sum(dim=-1, keepdim=True))
                 acc.mul_(rescale).add_(probs @ v_tile)
             run_max = new_max
-        if acc is None:  # causal with no key for this tile (cannot happen for Tk > 0) -- kept safe
-            acc = query.new_zeros(batch_shape + (q_stop - q_start, Dv))
-            run_sum = query.new_ones(batch_shape + (q_stop - q_start, 1))
         tile_out = acc / run_sum if grad else acc.div_(run_sum)
         if has_key is not None and not every_row_has_key:
             tile_out = tile_out.masked_fill(~has_key, 0.0)

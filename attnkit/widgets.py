@@ -35,7 +35,10 @@ class Explorer:
         return bundle
 
 
-def figure_png(fig, dpi: int = 90) -> bytes:
+PNG_DPI = 90
+
+
+def figure_png(fig, dpi: int = PNG_DPI) -> bytes:
     """PNG bytes of a matplotlib figure."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -56,7 +59,8 @@ def live_figure(draw, **controls):
 
     def redraw(_change=None):
         box.last_figure = draw(**{name: c.value for name, c in controls.items()})
-        image.value = figure_png(box.last_figure)
+        image.value = figure_png(box.last_figure, dpi=PNG_DPI)
+        image.width = str(int(box.last_figure.get_figwidth() * PNG_DPI))  # natural size, not cell width
 
     for control in controls.values():
         control.observe(redraw, names="value")

@@ -240,3 +240,22 @@ def test_check_catches_missing_and_orphan_exercises(tmp_path):
     assert result.returncode == 1
     assert "98_orphan.ipynb has no solutions/ counterpart" in result.stdout
     assert "exercises/99_tiny.ipynb differs" in result.stdout
+
+
+# --- the docs generator (README lesson map, instructor guide's questions) -----------------------
+
+def test_doc_generator_reads_title_time_and_quizzes():
+    from make_doc_figures import quiz_calls, replaced, title_and_minutes
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 09 · Tiny: a test lesson\n\n**Time:** about 12 minutes, plus 8 for "
+                                      "the exercises."),
+        nbformat.v4.new_code_cell('ak.quiz.ask("2 + 2?", ["3", "4"], answer=1, explanation="Sums.")'),
+        nbformat.v4.new_code_cell('ak.quiz.ask(question, options, answer=0, explanation="built")'),
+    ])
+    assert title_and_minutes(nb) == ("Tiny: a test lesson", "12 + 8 ex.")
+    assert quiz_calls(nb) == [("2 + 2?", ["3", "4"], 1, "Sums.")]  # the non-literal call is skipped
+    text = "a\n<!-- x:start -->\nold\n<!-- x:end -->\nb"
+    assert replaced(text, "x", ["new"]) == "a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb"
+    with pytest.raises(ValueError, match="markers"):
+        replaced("no markers", "x", ["new"])

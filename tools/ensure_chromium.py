@@ -18,9 +18,18 @@ def found() -> str | None:
     return BINARY if os.access(BINARY, os.X_OK) else None
 
 
+def version(binary: str) -> str:
+    """``Chromium 150.0…`` when the binary starts, else why not (a half-installed package)."""
+    try:
+        result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"does not start ({err})"
+    return result.stdout.strip() or f"does not start: {result.stderr.strip()[:200]}"
+
+
 def main() -> int:
     if found():
-        print(f"chromium: {found()}")
+        print(f"chromium: {found()} ({version(found())})")
         return 0
     if shutil.which("apt-get") is None:
         print("chromium: not installed and no apt-get here; the browser test will skip")
@@ -35,7 +44,10 @@ def main() -> int:
         if result.returncode != 0:
             print(f"chromium: `{' '.join(cmd)}` failed; the browser test will skip")
             return 0
-    print(f"chromium: installed at {found()}")
+    if not found():
+        print(f"chromium: installed, but {BINARY} is missing; the browser test will skip")
+        return 0
+    print(f"chromium: installed at {found()} ({version(found())})")
     return 0
 
 

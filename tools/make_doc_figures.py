@@ -34,8 +34,8 @@ THUMB_WIDTH = 320
 # What each lesson teaches, in one line (the plan; the notebook's own title wins when it exists).
 PLAN = {
     "01": ("01_sequence_data", "Sequence data",
-           "text → tokens → ids → embeddings (B, T, D); an order-blind model cannot tell "
-           "*dog bites man* from *man bites dog*, measured"),
+           "text → tokens → ids → embeddings (B, T, D); an average of embeddings cannot tell "
+           "*dog bites man* from *man bites dog* (50%), order-aware models can (100%)"),
     "02": ("02_fixed_context_limits", "The fixed-context bottleneck",
            "a GRU encoder–decoder with one context vector falls off with length; the same model with "
            "additive attention holds, and its alignment is a heatmap"),
@@ -52,8 +52,8 @@ PLAN = {
            "why divide by √d_k: score variance, softmax saturation and vanishing gradients, measured; "
            "training with and without the scale"),
     "07": ("07_transformer", "The Transformer",
-           "embeddings + positions + stacked encoder layers trained on a toy task; pre-norm vs "
-           "post-norm; attention weights are not explanations"),
+           "stacked encoder layers checked against PyTorch; a tiny Transformer learns to sort; "
+           "pre-norm vs post-norm; parallel vs step-by-step; attention weights are not explanations"),
     "08": ("08_limitations_and_fixes", "Limits and fixes",
            "the T² cost measured; local and block-sparse attention; memory-efficient attention; a KV "
            "cache; pruning and int8 quantization; when not to use attention"),

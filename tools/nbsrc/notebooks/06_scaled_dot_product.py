@@ -80,7 +80,8 @@ ax.loglog(widths, scaled_var, "s", color="tab:blue", label=r"measured, divided b
 ax.set_xlabel("$d_k$")
 ax.set_ylabel("variance of the score")
 ax.legend(fontsize=8)
-ax.set_title("Unscaled scores spread out as d_k grows; scaled ones stay at 1");
+ax.set_title("Unscaled scores spread out as d_k grows; scaled ones stay at 1")
+plt.show()
 
 # %% [markdown]
 # ## 2. Big scores saturate the softmax
@@ -122,7 +123,8 @@ ax.set_xlabel("$d_k$")
 ax.set_ylabel("entropy of the weights (nats)")
 ax.set_ylim(0, 3)
 ax.legend(fontsize=8)
-ax.set_title("Without the scale the weights collapse to one-hot");
+ax.set_title("Without the scale the weights collapse to one-hot")
+plt.show()
 
 # %% [markdown]
 # ## 3. A saturated softmax passes almost no gradient
@@ -156,7 +158,8 @@ ax.loglog(widths, grad_scaled, "s-", color="tab:blue", label=r"scaled by $1/\sqr
 ax.set_xlabel("$d_k$")
 ax.set_ylabel("mean |gradient| reaching the scores")
 ax.legend(fontsize=8)
-ax.set_title("The gradient through an unscaled softmax fades as d_k grows");
+ax.set_title("The gradient through an unscaled softmax fades as d_k grows")
+plt.show()
 
 # %% [markdown]
 # The three links hold together: unscaled scores spread like $\sqrt{d_k}$ (section 1), the
@@ -306,7 +309,8 @@ for name, s, w in (("wrong (unscaled)", scores_wrong, weights_wrong), ("right (/
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 ak.plot_attention(weights_wrong[0], ax=axes[0], annotate=False, title="wrong: softmax(Q Kᵀ)")
-ak.plot_attention(weights_right[0], ax=axes[1], annotate=False, title="right: softmax(Q Kᵀ / √d_k)");
+ak.plot_attention(weights_right[0], ax=axes[1], annotate=False, title="right: softmax(Q Kᵀ / √d_k)")
+plt.show()
 
 # %% [markdown]
 # The unscaled map is a set of hard one-hot picks; the scaled map keeps a spread of weights, so

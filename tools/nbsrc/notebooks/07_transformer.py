@@ -186,7 +186,8 @@ for name, losses, acc in (("post-norm", post_losses, post_acc), ("pre-norm", pre
     print(f"{name:9s}: loss at step 50 {sum(losses[40:60]) / 20:.3f}, final {sum(losses[-20:]) / 20:.3f}, "
           f"token accuracy {acc:.3f}")
 ak.plot.plot_loss_curves({"post-norm": post_losses, "pre-norm": pre_losses}, smooth=10,
-                         title="sort, 2 layers, same seed and steps");
+                         title="sort, 2 layers, same seed and steps")
+plt.show()
 
 # %% [markdown]
 # With two layers both orders learn the task. Where do they differ inside? We take a freshly
@@ -224,7 +225,8 @@ for ax in axes:
     ax.set_xlabel("layer (0 = next to the input)")
     ax.legend()
 axes[0].set_title("The residual stream")
-axes[1].set_title("Where the gradient lands");
+axes[1].set_title("Where the gradient lands")
+plt.show()
 
 # %% [markdown]
 # Post-norm renormalises the stream after every block, so its size stays at $\sqrt{D} \approx 5.7$;
@@ -318,7 +320,8 @@ for (name, values), marker in zip(timings.items(), "o^s"):
 ax.set_xlabel("sequence length T")
 ax.set_ylabel("time per batch (ms)")
 ax.legend(fontsize=8)
-ax.set_title("Doing all positions at once vs one after another");
+ax.set_title("Doing all positions at once vs one after another")
+plt.show()
 
 # %% [markdown]
 # Computing the same attention one query at a time is many times slower than all at once: the

@@ -35,6 +35,7 @@ from torch import nn
 import attnkit as ak
 
 ak.seed_everything(0)
+torch.set_num_threads(1)  # tiny models: one thread is faster than two fighting over small matrices
 torch.set_printoptions(precision=3, sci_mode=False)
 print(f"torch {torch.__version__.split('+')[0]}, attnkit {ak.__version__}")
 
@@ -83,7 +84,7 @@ print("weights", tuple(attn_weights.shape), "->", measured, "bytes; counted:",
 
 # %% [markdown]
 # Now the clock. We time three implementations on the same inputs for $T$ from 128 to 2048
-# (4 heads of width 32): `ak.attention` (builds and returns the weights), PyTorch's fused
+# (4 heads of width 32, one thread): `ak.attention` (builds and returns the weights), PyTorch's fused
 # `scaled_dot_product_attention` (SDPA), and `ak.memory_efficient_attention` (section 2: never
 # stores the matrix). The times depend on your machine, so this cell's output is not compared
 # by the tests.

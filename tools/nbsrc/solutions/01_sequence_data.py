@@ -9,7 +9,7 @@
 # %%
 import attnkit as ak
 
-ak.seed_everything(0)
+_ = ak.seed_everything(0)  # seeds Python, NumPy and PyTorch
 print(f"attnkit {ak.__version__}")
 
 # %% [markdown]

@@ -10,7 +10,7 @@
 # %%
 import attnkit as ak
 
-ak.seed_everything(0)
+_ = ak.seed_everything(0)  # seeds Python, NumPy and PyTorch
 
 # %% [markdown]
 # ## Exercise 1: split into heads

@@ -12,7 +12,7 @@ import torch
 
 import attnkit as ak
 
-ak.seed_everything(0)
+_ = ak.seed_everything(0)  # seeds Python, NumPy and PyTorch
 
 # %% [markdown]
 # ## Exercise 1: a pre-norm residual block
