@@ -15,8 +15,8 @@ returns the :class:`Verdict` (what the tests use).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

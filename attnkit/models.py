@@ -420,6 +420,15 @@ def char_lm_batch(ids: torch.Tensor, batch_size: int, seq_len: int,
     return chunk[:, :-1], chunk[:, 1:]
 
 
+def _attend(q, k, v, mask=None):
+    """``attention(q, k, v, mask)`` without its input checks: the hot loop of decoding calls it per token."""
+    attn_scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B, H, Tq, Tk)
+    if mask is not None:  # causal: every query keeps at least itself, so no row is empty
+        attn_scores = attn_scores.masked_fill(~mask, torch.finfo(attn_scores.dtype).min)
+    attn_weights = torch.softmax(attn_scores, dim=-1)
+    return attn_weights @ v, attn_weights  # (B, H, Tq, Dh), (B, H, Tq, Tk)
+
+
 class _DecoderBlock(nn.Module):
     """Pre-norm block: ``x + attn(ln(x))`` then ``x + mlp(ln(x))``, causal self-attention."""
 
@@ -444,7 +453,7 @@ class _DecoderBlock(nn.Module):
             k, v = cache.update(layer_index, k, v)  # (B, H, start + T, Dh)
         # query i sits at position start + i and may read keys 0 .. start + i
         mask = None if T == 1 else torch.ones(T, start + T, dtype=torch.bool).tril(start)
-        context, weights = attention(q, k, v, mask=mask)  # (B, H, T, Dh), (B, H, T, start + T)
+        context, weights = _attend(q, k, v, mask)  # (B, H, T, Dh), (B, H, T, start + T)
         self.attn_weights = weights.detach()
         x = x + self.out(context.transpose(1, 2).reshape(B, T, D))
         return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
@@ -454,8 +463,10 @@ class TinyLM(nn.Module):
     """A tiny decoder-only (GPT-style) language model with a KV-cached ``generate`` (lesson 08).
 
     Token embeddings plus learned positions, ``num_layers`` pre-norm blocks of causal
-    multi-head self-attention (:func:`attnkit.attention`) and a GELU MLP, a final
-    LayerNorm, and a read-out tied to the token embedding.
+    multi-head self-attention (the computation of :func:`attnkit.attention`, minus its
+    input checks) and a GELU MLP, a final LayerNorm, and a read-out tied to the token
+    embedding. Each block keeps its last attention weights in ``blocks[i].attn_weights``
+    ``(B, H, T, T)`` for plotting.
 
     Parameters
     ----------
@@ -532,7 +543,6 @@ class TinyLM(nn.Module):
         return KVCache(self.num_layers, batch_size, self.num_heads, max_len or self.max_len,
                        self.d_model // self.num_heads, dtype=p.dtype, device=p.device)
 
-    @torch.no_grad()
     def generate(self, ids: torch.Tensor, max_new_tokens: int, use_cache: bool = True,
                  temperature: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """Append ``max_new_tokens`` tokens to ``ids`` ``(B, T)`` or ``(T,)``; same shape rank back.
@@ -557,6 +567,14 @@ class TinyLM(nn.Module):
         self._check_ids(ids, extra=max_new_tokens)
         was_training = self.training
         self.eval()
+        # inference mode: no autograd bookkeeping at all, which is most of a one-token step's overhead
+        with torch.inference_mode():
+            out = self._generate(ids, max_new_tokens, use_cache, temperature, generator)
+        self.train(was_training)
+        out = out.clone()  # a normal tensor again, usable anywhere (inference tensors are not)
+        return out[0] if unbatched else out
+
+    def _generate(self, ids, max_new_tokens, use_cache, temperature, generator):
         out = torch.empty(ids.shape[0], ids.shape[1] + max_new_tokens, dtype=torch.long,
                           device=ids.device)  # preallocated: no torch.cat per step
         out[:, : ids.shape[1]] = ids
@@ -573,5 +591,4 @@ class TinyLM(nn.Module):
             out[:, length] = next_id
             length += 1
             step_input = out[:, length - 1: length]  # (B, 1): only the newest token
-        self.train(was_training)
-        return out[0] if unbatched else out
+        return out

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import torch
+from matplotlib.ticker import NullLocator
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,6 +60,7 @@ def main(quick: bool = False) -> dict:
     ax.set(xscale="log", yscale="log", xlabel="new tokens", ylabel="generation time (ms)",
            title="Greedy generation, TinyLM d=128, 4 layers")
     ax.set_xticks(ns, [str(n) for n in ns])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.grid(alpha=0.3)
     ax.legend()
     common.save_figure(fig, "kv_cache")

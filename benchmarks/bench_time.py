@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from matplotlib.ticker import NullLocator
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -88,6 +89,7 @@ def main(quick: bool = False) -> dict:
     ax.set(xscale="log", yscale="log", xlabel="sequence length T", ylabel="time per call (ms)",
            title="Attention time, H=8, Dh=64, 2 threads")
     ax.set_xticks(lengths, [str(t) for t in lengths], rotation=45)
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.grid(alpha=0.3)
     ax.legend()
     common.save_figure(fig, "time")

@@ -14,7 +14,7 @@ import torch
 
 import attnkit as ak
 
-_ = ak.seed_everything(0)
+_ = ak.seed_everything(0)  # seeds Python, NumPy and PyTorch
 torch.set_num_threads(1)  # small inputs: one thread is faster than two
 
 # %% [markdown]
