@@ -9,8 +9,13 @@ PYTEST_NB := --nbval --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell
 
 .PHONY: lab test venv exercises notebooks bench lint clean
 
+# On a machine whose pip would fetch torch's CUDA build (plain PyPI on Linux), run e.g.
+#   make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet torch==2.13.0 --index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@if $(PY) -m pip list 2>/dev/null | grep -qi nvidia; then \

@@ -474,6 +474,8 @@ class KVCache:
         self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.max_len = max_len
         self.lengths = [0] * num_layers
+        self._per_layer = list(zip(self.keys.unbind(0), self.values.unbind(0)))  # views, made once
+        self._expected = (batch_size, num_heads, head_dim)
 
     @property
     def seq_len(self) -> int:
@@ -497,11 +499,11 @@ class KVCache:
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(self.lengths):
             raise ValueError(f"layer must be an int in [0, {len(self.lengths)}), got {layer!r}")
         start = self.lengths[layer]
-        expected = self.keys.shape[1:3] + self.keys.shape[4:]
+        expected = self._expected
         for name, t in (("key", key), ("value", value)):
             if not isinstance(t, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-            if t.dim() != 4 or t.shape[:2] + t.shape[3:] != expected:
+            if t.dim() != 4 or (t.shape[0], t.shape[1], t.shape[3]) != expected:
                 raise ValueError(
                     f"{name} must be (B, H, t, Dh) = ({expected[0]}, {expected[1]}, t, {expected[2]}), "
                     f"got {shape_str(t.shape)}"
@@ -513,10 +515,11 @@ class KVCache:
             raise ValueError(
                 f"KVCache is full: {start} tokens stored + {key.shape[2]} new > max_len={self.max_len}"
             )
-        self.keys[layer, :, :, start:stop] = key
-        self.values[layer, :, :, start:stop] = value
+        layer_keys, layer_values = self._per_layer[layer]
+        layer_keys[:, :, start:stop] = key  # one copy of the new tokens, nothing reallocated
+        layer_values[:, :, start:stop] = value
         self.lengths[layer] = stop
-        return self.keys[layer, :, :, :stop], self.values[layer, :, :, :stop]
+        return layer_keys[:, :, :stop], layer_values[:, :, :stop]
 
 
 # ----------------------------------------------------------------------------

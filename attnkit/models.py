@@ -456,7 +456,7 @@ class _DecoderBlock(nn.Module):
         context, weights = _attend(q, k, v, mask)  # (B, H, T, Dh), (B, H, T, start + T)
         self.attn_weights = weights.detach()
         x = x + self.out(context.transpose(1, 2).reshape(B, T, D))
-        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))  # GPT-2's GELU
 
 
 class TinyLM(nn.Module):
@@ -464,7 +464,7 @@ class TinyLM(nn.Module):
 
     Token embeddings plus learned positions, ``num_layers`` pre-norm blocks of causal
     multi-head self-attention (the computation of :func:`attnkit.attention`, minus its
-    input checks) and a GELU MLP, a final LayerNorm, and a read-out tied to the token
+    input checks) and a GELU MLP (GPT-2's tanh approximation), a final LayerNorm, and a read-out tied to the token
     embedding. Each block keeps its last attention weights in ``blocks[i].attn_weights``
     ``(B, H, T, T)`` for plotting.
 
