@@ -474,7 +474,7 @@ class KVCache:
         self.values = torch.zeros(shape, dtype=dtype, device=device)
         self.max_len = max_len
         self.lengths = [0] * num_layers
-        self._per_layer = list(zip(self.keys.unbind(0), self.values.unbind(0)))  # views, made once
+        self._per_layer = [(self.keys[i], self.values[i]) for i in range(num_layers)]  # views, made once
         self._expected = (batch_size, num_heads, head_dim)
 
     @property
