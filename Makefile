@@ -45,7 +45,7 @@ exercises: $(STAMP)  ## write exercises/ from solutions/ (stubs in place of solu
 	$(PY) tools/make_exercises.py
 
 bench: $(STAMP)  ## speed and memory against PyTorch's kernels; tables and plots in benchmarks/results/
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -27,6 +27,14 @@ BENCHMARKS = ("time", "memory", "kv_cache", "course")
 START, END = "<!-- results -->", "<!-- /results -->"
 
 
+def _replace_between(text: str, body: str) -> str:
+    """``text`` with what stands between the results markers replaced by ``body``."""
+    if START not in text or END not in text:
+        return text
+    head, rest = text.split(START, 1)
+    return head + START + "\n" + body + END + rest.split(END, 1)[1]
+
+
 def _target_rows(targets):
     rows = []
     for target in targets:
@@ -88,10 +96,13 @@ def main(argv=None) -> None:
     (common.RESULTS / "summary.md").write_text(summary)
     readme = HERE / "README.md"
     text = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + START + "\n" + summary + END + rest.split(END, 1)[1]
-        readme.write_text(text)
+    readme.write_text(_replace_between(text, summary))
+    # The course README carries the headline: when and where it ran, and the targets table.
+    headline = summary.split("\n### ", 2)
+    course_readme = HERE.parent / "README.md"
+    if course_readme.exists():
+        short = (headline[0] + "\n### " + headline[1]).replace("### Targets", "**Targets**")
+        course_readme.write_text(_replace_between(course_readme.read_text(), short))
     print(f"\nall benchmarks: {elapsed / 60:.1f} min; summary in {common.RESULTS / 'summary.md'}")
 
 
