@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_NB := --nbval --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: lab test venv exercises notebooks bench lint clean
+.PHONY: lab test venv exercises notebooks docs bench lint clean
 
 # On a machine whose pip would fetch torch's CUDA build (plain PyPI on Linux), run e.g.
 #   make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu
@@ -33,6 +33,7 @@ test: $(STAMP)  ## lint, unit/oracle/property tests, doctests, every notebook, e
 	$(VENV)/bin/ruff check .
 	$(PY) tools/nbbuild.py --check
 	$(PY) tools/make_exercises.py --check
+	$(PY) tools/make_doc_figures.py --check
 	$(PY) -m pytest -n 2 --dist loadfile --doctest-modules attnkit tests notebooks solutions $(PYTEST_NB)
 
 lint: $(STAMP)
@@ -43,6 +44,9 @@ notebooks: $(STAMP)  ## rebuild and execute notebooks/ and solutions/ from tools
 
 exercises: $(STAMP)  ## write exercises/ from solutions/ (stubs in place of solutions)
 	$(PY) tools/make_exercises.py
+
+docs: $(STAMP)  ## README lesson map, docs/img thumbnails, the guide's quiz list (from the notebooks)
+	$(PY) tools/make_doc_figures.py
 
 bench: $(STAMP)  ## speed and memory against PyTorch's kernels; tables and plots in benchmarks/results/
 	$(PY) benchmarks/run_all.py $(ARGS)
