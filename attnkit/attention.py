@@ -47,6 +47,8 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     require_tensor(x, "x")
     if x.dim() == 0:
         raise ValueError("softmax needs at least one dimension, got a 0-d tensor")
+    if not -x.dim() <= dim < x.dim():
+        raise ValueError(f"dim={dim} is out of range for x of shape {shape_str(x.shape)}")
     row_max = x.amax(dim=dim, keepdim=True).detach()
     row_max = torch.where(row_max == -math.inf, torch.zeros_like(row_max), row_max)
     exp = torch.exp(x - row_max)
@@ -135,6 +137,8 @@ def attention(query, key, value, mask=None, scale=None):
     batch_shape = _check_qkv(query, key, value)
     scores_shape = batch_shape + (query.shape[-2], key.shape[-2])
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else require_number(scale, "scale")
+    if not math.isfinite(scale):
+        raise ValueError(f"scale must be a finite number, got {scale}")
 
     attn_scores = query @ key.transpose(-2, -1) * scale  # (..., Tq, Tk)
     if mask is None:

@@ -203,6 +203,13 @@ class TransformerEncoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, T, D)`` -> ``(B, T, D)``; ``mask`` as in :class:`MultiHeadAttention`."""
+        require_tensor(x, "x")  # checked here: pre-norm would hand a bad x to LayerNorm first
+        d_model = self.self_attn.d_model
+        if x.dim() not in (2, 3) or x.shape[-1] != d_model:
+            raise ValueError(
+                f"x must be (B, T, {d_model}) or (T, {d_model}) for this layer's d_model={d_model}, "
+                f"got shape {shape_str(x.shape)}"
+            )
         if self.norm_first:
             x = x + self._attention_block(self.norm1(x), mask)
             x = x + self._feed_forward_block(self.norm2(x))

@@ -147,6 +147,12 @@ BAD = [
      ["(1, 2, 3, 8)"]),
     ("negative feedforward", lambda: ak.TransformerEncoderLayer(8, 2, dim_feedforward=-1), ValueError,
      ["dim_feedforward", "-1"]),
+    ("encoder input width, pre-norm", lambda: ak.TransformerEncoderLayer(8, 2, norm_first=True)(torch.randn(2, 3, 6)),
+     ValueError, ["d_model=8", "(2, 3, 6)"]),
+    ("encoder input width, post-norm", lambda: ak.TransformerEncoderLayer(8, 2)(torch.randn(2, 3, 6)),
+     ValueError, ["d_model=8", "(2, 3, 6)"]),
+    ("encoder integer input", lambda: ak.TransformerEncoderLayer(8, 2, norm_first=True)(
+        torch.ones(2, 3, 8, dtype=torch.long)), TypeError, ["torch.int64"]),
     ("bad activation", lambda: ak.TransformerEncoderLayer(8, 2, activation="tanh"), ValueError, ["tanh"]),
     ("from_torch wrong module", lambda: ak.MultiHeadAttention.from_torch(nn.Linear(2, 2)), TypeError, ["Linear"]),
     ("dropout out of range", lambda: ak.MultiHeadAttention(8, 2, dropout=1.5), ValueError, ["1.5"]),
