@@ -101,6 +101,16 @@ def _check_mask(mask, scores_shape, dtype):
     return mask if mask.dtype == torch.bool else mask.to(dtype)
 
 
+def _resolve_scale(scale, width: int) -> float:
+    """``1 / sqrt(width)`` by default; otherwise a finite number (checked)."""
+    if scale is None:  # width 0 has all-zero scores whatever the scale: uniform weights, as in SDPA
+        return 1.0 / math.sqrt(width) if width > 0 else 1.0
+    scale = require_number(scale, "scale")
+    if not math.isfinite(scale):
+        raise ValueError(f"scale must be a finite number, got {scale}")
+    return scale
+
+
 def attention(query, key, value, mask=None, scale=None):
     r"""Scaled dot-product attention that also returns its weights (lesson 03).
 
@@ -136,9 +146,7 @@ def attention(query, key, value, mask=None, scale=None):
     """
     batch_shape = _check_qkv(query, key, value)
     scores_shape = batch_shape + (query.shape[-2], key.shape[-2])
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else require_number(scale, "scale")
-    if not math.isfinite(scale):
-        raise ValueError(f"scale must be a finite number, got {scale}")
+    scale = _resolve_scale(scale, query.shape[-1])
 
     attn_scores = query @ key.transpose(-2, -1) * scale  # (..., Tq, Tk)
     if mask is None:

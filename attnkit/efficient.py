@@ -27,8 +27,8 @@ import math
 import torch
 from torch.nn import functional as F
 
-from ._validate import require_int, require_number, shape_str
-from .attention import _check_mask, _check_qkv
+from ._validate import require_int, shape_str
+from .attention import _check_mask, _check_qkv, _resolve_scale
 
 __all__ = [
     "memory_efficient_attention",
@@ -39,10 +39,6 @@ __all__ = [
     "KVCache",
     "attention_cost",
 ]
-
-
-def _scale_of(scale, width: int) -> float:
-    return 1.0 / math.sqrt(width) if scale is None else require_number(scale, "scale")
 
 
 def _needs_grad(*tensors) -> bool:
@@ -111,7 +107,7 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
         raise TypeError(f"causal must be True or False, got {causal!r}")
     Tq, Tk, Dv = query.shape[-2], key.shape[-2], value.shape[-1]
     scores_shape = batch_shape + (Tq, Tk)
-    scale = _scale_of(scale, query.shape[-1])
+    scale = _resolve_scale(scale, query.shape[-1])
     if mask is not None:
         mask = _check_mask(mask, scores_shape, query.dtype).expand(scores_shape)  # a view, no copy
     if query_block_size is None:
@@ -240,7 +236,7 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
     batch_shape = _check_qkv(query, key, value)
     _check_self_attention(query, key, "local_attention")
     window = require_int(window, "window", minimum=0)
-    scale = _scale_of(scale, query.shape[-1])
+    scale = _resolve_scale(scale, query.shape[-1])
     T, Dv = query.shape[-2], value.shape[-1]
     query, key, value = (t.expand(batch_shape + t.shape[-2:]) for t in (query, key, value))
     if T == 0:
@@ -382,7 +378,7 @@ def block_sparse_attention(query, key, value, block_size, local_blocks=1, global
     global_blocks = require_int(global_blocks, "global_blocks")
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be True or False, got {causal!r}")
-    scale = _scale_of(scale, query.shape[-1])
+    scale = _resolve_scale(scale, query.shape[-1])
     T, Dv = query.shape[-2], value.shape[-1]
     query, key, value = (t.expand(batch_shape + t.shape[-2:]) for t in (query, key, value))
     if T == 0:

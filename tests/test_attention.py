@@ -93,6 +93,19 @@ def test_fully_masked_rows_are_zero_not_nan():
         assert (q_.grad == 0).all()
 
 
+@pytest.mark.parametrize("q_shape, k_shape, v_shape", [
+    ((2, 3, 4), (2, 0, 4), (2, 0, 5)),   # no keys: zero output
+    ((2, 0, 4), (2, 3, 4), (2, 3, 5)),   # no queries
+    ((0, 3, 4), (0, 3, 4), (0, 3, 5)),   # empty batch
+    ((2, 3, 0), (2, 3, 0), (2, 3, 5)),   # zero width: all scores 0, uniform weights
+])
+def test_empty_sizes_match_sdpa(q_shape, k_shape, v_shape):
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(*s, generator=g) for s in (q_shape, k_shape, v_shape))
+    out, _ = ak.attention(q, k, v)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v))
+
+
 def test_default_scale_is_inverse_sqrt_width():
     q, k, v = torch.randn(3, 16), torch.randn(5, 16), torch.randn(5, 2)
     torch.testing.assert_close(ak.attention(q, k, v)[0], ak.attention(q, k, v, scale=0.25)[0])

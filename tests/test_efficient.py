@@ -287,3 +287,12 @@ def test_attention_cost_counts():
         ak.attention_cost(10, 4, kind="local")
     with pytest.raises(TypeError, match="seq_len"):
         ak.attention_cost(10.0, 4)
+
+
+def test_memory_efficient_shares_the_scale_rule_of_attention():
+    """Width 0 gives uniform weights (as SDPA); a non-finite scale is refused, as in ak.attention."""
+    q, k, v = torch.randn(2, 3, 0), torch.randn(2, 3, 0), torch.randn(2, 3, 5)
+    torch.testing.assert_close(ak.memory_efficient_attention(q, k, v),
+                               torch.nn.functional.scaled_dot_product_attention(q, k, v))
+    with pytest.raises(ValueError, match="finite"):
+        ak.memory_efficient_attention(torch.randn(3, 4), torch.randn(3, 4), torch.randn(3, 2), scale=float("nan"))
