@@ -111,6 +111,30 @@ def _resolve_scale(scale, width: int) -> float:
     return scale
 
 
+def _attend(query, key, value, mask=None, scale: float = 1.0):
+    """The computation of :func:`attention`, without its input checks.
+
+    ``mask`` is ``None``, bool or float and already broadcasts to the scores. Code that
+    has checked its inputs once (a decoding loop, called per token and layer) calls this.
+    """
+    attn_scores = query @ key.transpose(-2, -1) * scale  # (..., Tq, Tk)
+    if mask is None:
+        attn_weights = torch.softmax(attn_scores, dim=-1)
+    else:
+        if mask.dtype == torch.bool:
+            # A finite "minus infinity": exp() of it is exactly 0, yet a fully
+            # masked row stays finite (uniform) instead of 0/0 = NaN.
+            attn_scores = attn_scores.masked_fill(~mask, torch.finfo(attn_scores.dtype).min)
+            has_key = mask.any(dim=-1, keepdim=True)
+        else:
+            attn_scores = attn_scores + mask
+            has_key = (attn_scores > -math.inf).any(dim=-1, keepdim=True)
+            attn_scores = attn_scores.masked_fill(~has_key, 0.0)
+        attn_weights = torch.softmax(attn_scores, dim=-1).masked_fill(~has_key, 0.0)
+    output = attn_weights @ value  # (..., Tq, Dv)
+    return output, attn_weights
+
+
 def attention(query, key, value, mask=None, scale=None):
     r"""Scaled dot-product attention that also returns its weights (lesson 03).
 
@@ -148,20 +172,6 @@ def attention(query, key, value, mask=None, scale=None):
     scores_shape = batch_shape + (query.shape[-2], key.shape[-2])
     scale = _resolve_scale(scale, query.shape[-1])
 
-    attn_scores = query @ key.transpose(-2, -1) * scale  # (..., Tq, Tk)
-    if mask is None:
-        attn_weights = torch.softmax(attn_scores, dim=-1)
-    else:
-        mask = _check_mask(mask, scores_shape, attn_scores.dtype)
-        if mask.dtype == torch.bool:
-            # A finite "minus infinity": exp() of it is exactly 0, yet a fully
-            # masked row stays finite (uniform) instead of 0/0 = NaN.
-            attn_scores = attn_scores.masked_fill(~mask, torch.finfo(attn_scores.dtype).min)
-            has_key = mask.any(dim=-1, keepdim=True)
-        else:
-            attn_scores = attn_scores + mask
-            has_key = (attn_scores > -math.inf).any(dim=-1, keepdim=True)
-            attn_scores = attn_scores.masked_fill(~has_key, 0.0)
-        attn_weights = torch.softmax(attn_scores, dim=-1).masked_fill(~has_key, 0.0)
-    output = attn_weights @ value  # (..., Tq, Dv)
-    return output, attn_weights
+    if mask is not None:
+        mask = _check_mask(mask, scores_shape, query.dtype)
+    return _attend(query, key, value, mask, scale)

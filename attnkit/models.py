@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._validate import require_int, require_number, require_tensor, shape_str
+from .attention import _attend, attention
+from .data import toy_batch
+from .efficient import KVCache
+from .layers import MultiHeadAttention, TransformerEncoderLayer
+from .masks import causal_mask
+from .positional import sinusoidal_positions
+from .rnn import token_accuracy
+from .train import train
+
 __all__: list[str] = []
 
 
 # --- lesson 05 ---
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-
-from ._validate import require_int, require_tensor, shape_str  # noqa: E402
-from .attention import attention  # noqa: E402
-from .layers import MultiHeadAttention  # noqa: E402
-from .masks import causal_mask  # noqa: E402
 
 __all__ += ["AttentionOnlyModel"]
 
@@ -137,27 +143,15 @@ class AttentionOnlyModel(nn.Module):
         return right.sum(dim=(0, 1)).float() / valid.sum(dim=(0, 1)).clamp_min(1).float()
 
 
-
 # --- lesson 07 ---
 
-import torch as _torch  # noqa: E402
-from torch import nn as _nn  # noqa: E402
-from torch.nn import functional as _F  # noqa: E402
-
-from ._validate import require_int as _require_int  # noqa: E402
-from ._validate import shape_str as _shape_str  # noqa: E402
-from .data import toy_batch as _toy_batch  # noqa: E402
-from .layers import TransformerEncoderLayer as _EncoderLayer  # noqa: E402
-from .positional import sinusoidal_positions as _sinusoidal_positions  # noqa: E402
-from .rnn import token_accuracy as _token_accuracy  # noqa: E402
-from .train import train as _train  # noqa: E402
 
 __all__ += ["TinyTransformer", "toy_task_loss", "train_tiny_transformer", "toy_task_accuracy"]
 
 _POSITIONS = ("sinusoidal", "learned")
 
 
-class TinyTransformer(_nn.Module):
+class TinyTransformer(nn.Module):
     """A tiny encoder-only Transformer for the toy tasks (lesson 07).
 
     Token embedding + positions + ``num_layers`` :class:`attnkit.TransformerEncoderLayer`
@@ -193,32 +187,32 @@ class TinyTransformer(_nn.Module):
                  max_len: int = 64, dim_feedforward: int | None = None, norm_first: bool = False,
                  positions: str = "sinusoidal"):
         super().__init__()
-        self.vocab_size = _require_int(vocab_size, "vocab_size", minimum=1)
-        self.d_model = _require_int(d_model, "d_model", minimum=1)
-        num_layers = _require_int(num_layers, "num_layers", minimum=1)
-        self.max_len = _require_int(max_len, "max_len", minimum=1)
+        self.vocab_size = require_int(vocab_size, "vocab_size", minimum=1)
+        self.d_model = require_int(d_model, "d_model", minimum=1)
+        num_layers = require_int(num_layers, "num_layers", minimum=1)
+        self.max_len = require_int(max_len, "max_len", minimum=1)
         if positions not in _POSITIONS:
             raise ValueError(f"positions must be one of {_POSITIONS}, got {positions!r}")
         self.positions, self.norm_first = positions, bool(norm_first)
-        self.embed = _nn.Embedding(self.vocab_size, self.d_model)
+        self.embed = nn.Embedding(self.vocab_size, self.d_model)
         if positions == "learned":
-            self.pos_embed = _nn.Embedding(self.max_len, self.d_model)
+            self.pos_embed = nn.Embedding(self.max_len, self.d_model)
         else:
-            self.register_buffer("pos_table", _sinusoidal_positions(self.max_len, self.d_model))
-        self.layers = _nn.ModuleList(
-            _EncoderLayer(self.d_model, num_heads, dim_feedforward=dim_feedforward, norm_first=norm_first)
+            self.register_buffer("pos_table", sinusoidal_positions(self.max_len, self.d_model))
+        self.layers = nn.ModuleList(
+            TransformerEncoderLayer(self.d_model, num_heads, dim_feedforward=dim_feedforward, norm_first=norm_first)
             for _ in range(num_layers)
         )
         # Pre-norm leaves the residual stream un-normalised: normalise once before the head.
-        self.final_norm = _nn.LayerNorm(self.d_model) if self.norm_first else _nn.Identity()
-        self.head = _nn.Linear(self.d_model, self.vocab_size)
+        self.final_norm = nn.LayerNorm(self.d_model) if self.norm_first else nn.Identity()
+        self.head = nn.Linear(self.d_model, self.vocab_size)
 
     def _check_ids(self, ids):
-        if not isinstance(ids, _torch.Tensor) or ids.dtype != _torch.long:
-            what = f"dtype {ids.dtype}" if isinstance(ids, _torch.Tensor) else type(ids).__name__
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long:
+            what = f"dtype {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
             raise TypeError(f"ids must be a LongTensor of token ids (B, T), got {what}")
         if ids.dim() != 2:
-            raise ValueError(f"ids must have shape (B, T), got {_shape_str(ids.shape)}")
+            raise ValueError(f"ids must have shape (B, T), got {shape_str(ids.shape)}")
         if ids.shape[1] > self.max_len:
             raise ValueError(
                 f"sequence length T={ids.shape[1]} exceeds max_len={self.max_len}; "
@@ -230,16 +224,16 @@ class TinyTransformer(_nn.Module):
                 f"got values from {int(ids.min())} to {int(ids.max())}"
             )
 
-    def embed_tokens(self, ids: _torch.Tensor) -> _torch.Tensor:
+    def embed_tokens(self, ids: torch.Tensor) -> torch.Tensor:
         """Token embeddings plus positions: ``(B, T)`` ids -> ``(B, T, D)``."""
         T = ids.shape[1]
         if self.positions == "learned":
-            pos = self.pos_embed(_torch.arange(T, device=ids.device))  # (T, D)
+            pos = self.pos_embed(torch.arange(T, device=ids.device))  # (T, D)
         else:
             pos = self.pos_table[:T]  # (T, D)
         return self.embed(ids) + pos  # (B, T, D)
 
-    def forward(self, ids: _torch.Tensor, mask: _torch.Tensor | None = None) -> _torch.Tensor:
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``ids`` ``(B, T)`` -> logits ``(B, T, vocab_size)``; ``mask`` goes to every layer."""
         self._check_ids(ids)
         x = self.embed_tokens(ids)  # (B, T, D)
@@ -253,7 +247,7 @@ class TinyTransformer(_nn.Module):
         return [layer.attn_weights for layer in self.layers]
 
 
-def toy_task_loss(model: _nn.Module, batch: tuple, mask: _torch.Tensor | None = None) -> _torch.Tensor:
+def toy_task_loss(model: nn.Module, batch: tuple, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of ``model(inputs)`` against ``targets`` over every position (``-100`` ignored).
 
     Examples
@@ -267,12 +261,12 @@ def toy_task_loss(model: _nn.Module, batch: tuple, mask: _torch.Tensor | None = 
     """
     inputs, targets = batch
     logits = model(inputs, mask=mask) if mask is not None else model(inputs)  # (B, T, V)
-    return _F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
 
 
 def train_tiny_transformer(task: str = "sort", length: int = 8, vocab_size: int = 10,
                            steps: int = 400, batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
-                           mask: _torch.Tensor | None = None, progress: bool = True,
+                           mask: torch.Tensor | None = None, progress: bool = True,
                            **model_kwargs) -> tuple[TinyTransformer, list[float]]:
     """Build a :class:`TinyTransformer` and train it on a toy task with :func:`attnkit.train`.
 
@@ -298,24 +292,24 @@ def train_tiny_transformer(task: str = "sort", length: int = 8, vocab_size: int 
     >>> len(losses), losses[-1] < losses[0]
     (30, True)
     """
-    length = _require_int(length, "length", minimum=1)
-    steps = _require_int(steps, "steps", minimum=1)
-    batch_size = _require_int(batch_size, "batch_size", minimum=1)
-    _toy_batch(task, 1, length, vocab_size)  # validates task, length and vocab_size early
-    _torch.manual_seed(seed)
+    length = require_int(length, "length", minimum=1)
+    steps = require_int(steps, "steps", minimum=1)
+    batch_size = require_int(batch_size, "batch_size", minimum=1)
+    toy_batch(task, 1, length, vocab_size)  # validates task, length and vocab_size early
+    torch.manual_seed(seed)
     model_kwargs.setdefault("max_len", length)
     model = TinyTransformer(vocab_size, **model_kwargs)
-    losses = _train(
-        model, lambda g: _toy_batch(task, batch_size, length, vocab_size, generator=g),
+    losses = train(
+        model, lambda g: toy_batch(task, batch_size, length, vocab_size, generator=g),
         lambda m, b: toy_task_loss(m, b, mask=mask), steps=steps, lr=lr, seed=seed,
         warmup=max(1, steps // 10), clip=1.0, progress=progress, desc=f"{task} (T={length})",
     )
     return model, losses
 
 
-@_torch.no_grad()
-def toy_task_accuracy(model: _nn.Module, task: str, length: int, vocab_size: int = 10,
-                   batch_size: int = 512, seed: int = 12345, mask: _torch.Tensor | None = None) -> float:
+@torch.no_grad()
+def toy_task_accuracy(model: nn.Module, task: str, length: int, vocab_size: int = 10,
+                   batch_size: int = 512, seed: int = 12345, mask: torch.Tensor | None = None) -> float:
     """Fraction of target tokens ``model`` predicts right on a fresh seeded batch of ``task``.
 
     Positions whose target is ``-100`` are not counted.
@@ -326,21 +320,18 @@ def toy_task_accuracy(model: _nn.Module, task: str, length: int, vocab_size: int
     >>> 0.0 <= toy_task_accuracy(model, "sort", 8) <= 1.0
     True
     """
-    batch_size = _require_int(batch_size, "batch_size", minimum=1)
-    generator = _torch.Generator().manual_seed(_require_int(seed, "seed"))
-    inputs, targets = _toy_batch(task, batch_size, length, vocab_size, generator=generator)
+    batch_size = require_int(batch_size, "batch_size", minimum=1)
+    generator = torch.Generator().manual_seed(require_int(seed, "seed"))
+    inputs, targets = toy_batch(task, batch_size, length, vocab_size, generator=generator)
     was_training = model.training
     model.eval()
     logits = model(inputs, mask=mask) if mask is not None else model(inputs)  # (B, T, V)
     model.train(was_training)
-    return round(_token_accuracy(logits.argmax(-1), targets), 6)
-
+    return round(token_accuracy(logits.argmax(-1), targets), 6)
 
 
 # --- lesson 08 ---
 
-from ._validate import require_number as _require_number  # noqa: E402
-from .efficient import KVCache  # noqa: E402
 
 __all__ += ["CharTokenizer", "char_lm_batch", "TinyLM"]
 
@@ -420,15 +411,6 @@ def char_lm_batch(ids: torch.Tensor, batch_size: int, seq_len: int,
     return chunk[:, :-1], chunk[:, 1:]
 
 
-def _attend(q, k, v, mask=None):
-    """``attention(q, k, v, mask)`` without its input checks: the hot loop of decoding calls it per token."""
-    attn_scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B, H, Tq, Tk)
-    if mask is not None:  # causal: every query keeps at least itself, so no row is empty
-        attn_scores = attn_scores.masked_fill(~mask, torch.finfo(attn_scores.dtype).min)
-    attn_weights = torch.softmax(attn_scores, dim=-1)
-    return attn_weights @ v, attn_weights  # (B, H, Tq, Dh), (B, H, Tq, Tk)
-
-
 class _DecoderBlock(nn.Module):
     """Pre-norm block: ``x + attn(ln(x))`` then ``x + mlp(ln(x))``, causal self-attention."""
 
@@ -453,7 +435,7 @@ class _DecoderBlock(nn.Module):
             k, v = cache.update(layer_index, k, v)  # (B, H, start + T, Dh)
         # query i sits at position start + i and may read keys 0 .. start + i
         mask = None if T == 1 else torch.ones(T, start + T, dtype=torch.bool).tril(start)
-        context, weights = _attend(q, k, v, mask)  # (B, H, T, Dh), (B, H, T, start + T)
+        context, weights = _attend(q, k, v, mask, self.head_dim ** -0.5)  # (B, H, T, Dh), (B, H, T, start + T)
         self.attn_weights = weights.detach()
         x = x + self.out(context.transpose(1, 2).reshape(B, T, D))
         return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))  # GPT-2's GELU
@@ -556,7 +538,7 @@ class TinyLM(nn.Module):
         if not isinstance(use_cache, bool):
             raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
         max_new_tokens = require_int(max_new_tokens, "max_new_tokens")
-        temperature = _require_number(temperature, "temperature")
+        temperature = require_number(temperature, "temperature")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if generator is not None and not isinstance(generator, torch.Generator):
