@@ -112,7 +112,7 @@ def _stub(*args):
 
 
 def test_online_softmax_checker_accepts_the_reference_loop():
-    verdict = check.online_softmax_attention.evaluate(lambda q, k, v, b: check._online_softmax(q, k, v, b))
+    verdict = check.online_softmax_attention.evaluate(lambda q, k, v, b: check.lesson08._online_softmax(q, k, v, b))
     assert verdict.passed, verdict.message
 
 
@@ -122,7 +122,7 @@ def test_online_softmax_reference_loop_equals_attention_for_every_block_size():
     v = torch.randn(2, 11, 3, generator=g)
     expected = ak.attention(q, k, v)[0]
     for block in (1, 3, 4, 11, 50):
-        assert torch.allclose(check._online_softmax(q, k, v, block), expected, atol=1e-6)
+        assert torch.allclose(check.lesson08._online_softmax(q, k, v, block), expected, atol=1e-6)
 
 
 @pytest.mark.parametrize("hint, wrong", list(check.online_softmax_attention.mistakes.items()))
@@ -139,13 +139,13 @@ def test_online_softmax_checker_stub_and_exception():
 
 
 def test_sliding_window_checker_accepts_reference_and_int_masks():
-    assert check.sliding_window_mask.evaluate(check._sliding_reference).passed
-    verdict = check.sliding_window_mask.evaluate(lambda n, w: check._sliding_reference(n, w).int())
+    assert check.sliding_window_mask.evaluate(check.lesson08._sliding_reference).passed
+    verdict = check.sliding_window_mask.evaluate(lambda n, w: check.lesson08._sliding_reference(n, w).int())
     assert verdict.passed, verdict.message
 
 
 def test_sliding_window_reference_is_causal_and_banded():
-    mask = check._sliding_reference(6, 2)
+    mask = check.lesson08._sliding_reference(6, 2)
     assert mask[4].tolist() == [False, False, True, True, True, False]
     assert (mask == (ak.causal_mask(6) & ak.local_window_mask(6, 2))).all()
 
@@ -162,11 +162,11 @@ def test_sliding_window_checker_stub():
 
 
 def test_cached_step_checker_accepts_reference_and_matches_full_causal_attention():
-    assert check.cached_attention_step.evaluate(check._cache_step).passed
+    assert check.cached_attention_step.evaluate(check.lesson08._cache_step).passed
     g = torch.Generator().manual_seed(2)
     q, k, v = (torch.randn(1, 2, 5, 4, generator=g) for _ in range(3))
     full = ak.attention(q, k, v, mask=ak.causal_mask(5))[0]  # (1, 2, 5, 4)
-    out, cache_k, cache_v = check._cache_step(q[..., 4:, :], k[..., 4:, :], v[..., 4:, :],
+    out, cache_k, cache_v = check.lesson08._cache_step(q[..., 4:, :], k[..., 4:, :], v[..., 4:, :],
                                               k[..., :4, :], v[..., :4, :])
     assert torch.allclose(out, full[..., 4:, :], atol=1e-6)
     assert cache_k.shape == (1, 2, 5, 4) and torch.equal(cache_v, v)
