@@ -55,20 +55,39 @@ def used_memory_mb() -> float:
     return (info["MemTotal"] - info["MemAvailable"]) / 1024
 
 
-class MemorySampler(threading.Thread):
-    """Samples the machine's used memory every 0.5 s; ``peak`` is the largest sample."""
+def learners_rss_mb(homes: Path) -> float:
+    """Resident memory of the processes working inside ``homes``: the learners' servers and kernels."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not os.readlink(entry / "cwd").startswith(str(homes)):
+                continue
+            with open(entry / "status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total / 1024
 
-    def __init__(self):
+
+class MemorySampler(threading.Thread):
+    """Every 0.5 s: the machine's used memory and the learners' processes' resident memory; keeps the peaks."""
+
+    def __init__(self, homes: Path):
         super().__init__(daemon=True)
+        self.homes = homes
         self.baseline = self.peak = used_memory_mb()
-        self._stop = threading.Event()
+        self.learners_peak = 0.0
+        self._done = threading.Event()
 
     def run(self):
-        while not self._stop.wait(0.5):
+        while not self._done.wait(0.5):
             self.peak = max(self.peak, used_memory_mb())
+            self.learners_peak = max(self.learners_peak, learners_rss_mb(self.homes))
 
     def stop(self):
-        self._stop.set()
+        self._done.set()
         self.join()
 
 
@@ -88,6 +107,7 @@ class Hub:
         env = dict(os.environ, WORKSHOP_IP="127.0.0.1", WORKSHOP_PORT=str(self.port),
                    WORKSHOP_HUB_PORT=str(self.hub_port), WORKSHOP_PROXY_API_PORT=str(self.proxy_api_port),
                    WORKSHOP_PROXY=proxy, WORKSHOP_STATE=str(tmp / "state"), WORKSHOP_HOMES=str(tmp / "homes"),
+                   WORKSHOP_RUNTIME=str(tmp / "rt"),
                    WORKSHOP_PASSWORD=secrets.token_hex(8), COURSE_DIR=str(ROOT),
                    CONFIGPROXY_AUTH_TOKEN=secrets.token_hex(16))
         self.log = open(tmp / "jupyterhub.log", "w")
@@ -223,7 +243,7 @@ def summary(values: list[float]) -> str:
 async def check(users: int, lesson: Path, proxy: str, spawn_timeout: float, run_timeout: float, tmp: Path) -> int:
     cells = [c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "code"]
     AsyncHTTPClient.configure(None, max_clients=max(10, 2 * users))
-    sampler = MemorySampler()
+    sampler = MemorySampler(tmp / "homes")
     sampler.start()
     hub = Hub(tmp, proxy)
     try:
@@ -257,9 +277,10 @@ async def check(users: int, lesson: Path, proxy: str, spawn_timeout: float, run_
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+    extra = sampler.peak - sampler.baseline
     print(f"machine memory in use: {sampler.baseline / 1024:.1f} GiB before, peak {sampler.peak / 1024:.1f} GiB "
-          f"(+{(sampler.peak - sampler.baseline) / 1024:.2f} GiB, {(sampler.peak - sampler.baseline) / max(users, 1):.0f}"
-          " MB per learner)")
+          f"(+{extra / 1024:.2f} GiB); the learners' servers and kernels together peaked at "
+          f"{sampler.learners_peak / 1024:.2f} GiB resident, {sampler.learners_peak / max(users, 1):.0f} MB per learner")
     if left:
         failures.append(f"  {len(left)} process(es) outlived the hub and were killed: {left}")
     if failures:

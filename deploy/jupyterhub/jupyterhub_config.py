@@ -25,6 +25,7 @@ machine. For anything else, use system users (LocalProcessSpawner) or Kubernetes
 and always put TLS in front of a hub that listens beyond 127.0.0.1.
 """
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -43,7 +44,8 @@ c.JupyterHub.port = int(os.environ.get("WORKSHOP_PORT", "8000"))
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("WORKSHOP_HUB_PORT", "8081"))
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('WORKSHOP_PROXY_API_PORT', '8001')}"
-c.ConfigurableHTTPProxy.command = [os.environ.get("WORKSHOP_PROXY", str(COURSE / ".venv/node/node_modules/.bin/configurable-http-proxy"))]
+PROXY = COURSE / ".venv/node/node_modules/.bin/configurable-http-proxy"  # `make dev` installs it there
+c.ConfigurableHTTPProxy.command = [os.environ.get("WORKSHOP_PROXY", str(PROXY))]
 state = Path(os.environ.get("WORKSHOP_STATE", COURSE / ".workshop-state"))
 state.mkdir(parents=True, exist_ok=True)
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
@@ -67,7 +69,19 @@ c.Spawner.args = [
     "--MappingKernelManager.cull_connected=True",
     "--ServerApp.shutdown_no_activity_timeout=3600",
 ] + (["--allow-root"] if os.getuid() == 0 else [])  # jupyterhub-singleuser refuses root without it
-c.Spawner.environment = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# IPC kernel sockets live in the runtime folder, and a Unix socket's path must fit in 107 bytes: a home
+# such as /srv/.../learner07/.local/share/jupyter/runtime/ does not leave room for a kernel's socket names
+# (measured: "ipc path ... is longer than 107 characters"). So each learner gets a short runtime folder.
+RUNTIME = Path(os.environ.get("WORKSHOP_RUNTIME", "/tmp/attn-rt"))
+
+
+def runtime_dir(spawner) -> str:
+    folder = RUNTIME / hashlib.sha1(spawner.user.name.encode()).hexdigest()[:10]
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return str(folder)
+
+
+c.Spawner.environment = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "JUPYTER_RUNTIME_DIR": runtime_dir}
 c.Spawner.default_url = "/lab/tree/notebooks"
 c.Spawner.start_timeout = 300
 c.Spawner.http_timeout = 300
