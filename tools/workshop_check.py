@@ -280,7 +280,8 @@ async def check(users: int, lesson: Path, proxy: str, spawn_timeout: float, run_
     extra = sampler.peak - sampler.baseline
     print(f"machine memory in use: {sampler.baseline / 1024:.1f} GiB before, peak {sampler.peak / 1024:.1f} GiB "
           f"(+{extra / 1024:.2f} GiB); the learners' servers and kernels together peaked at "
-          f"{sampler.learners_peak / 1024:.2f} GiB resident, {sampler.learners_peak / max(users, 1):.0f} MB per learner")
+          f"{sampler.learners_peak / 1024:.2f} GiB resident, "
+          f"{sampler.learners_peak / max(users, 1):.0f} MB per learner")
     if left:
         failures.append(f"  {len(left)} process(es) outlived the hub and were killed: {left}")
     if failures:
