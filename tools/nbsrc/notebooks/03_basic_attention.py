@@ -111,7 +111,7 @@ print("row sums:", attn_weights.sum(-1))
 
 # %% [markdown]
 # The softmax runs over the **keys** (`dim=-1`, along each row): each query distributes one unit
-# of attention over the words. Normalising over the other axis is the most common bug; exercise 2
+# of attention over the words. Normalising over the other axis is a common bug; exercise 2
 # catches it.
 #
 # ## The picture: an attention heatmap
