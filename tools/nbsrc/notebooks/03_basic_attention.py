@@ -5,8 +5,9 @@
 # not much else. Attention is the mechanism that does this: it compares what we are looking
 # for (a **query**) with a label on every input (its **key**), turns the match scores into
 # weights that sum to one, and returns the weighted average of the inputs' contents (their
-# **values**). It is the core operation of every Transformer layer (Vaswani et al., 2017), and so
-# of most of today's large language models, so this lesson takes it apart completely.
+# **values**). It is the core operation of every Transformer layer (Vaswani et al., 2017), the
+# architecture of GPT-style large language models (Brown et al., 2020), so this lesson takes it
+# apart completely.
 #
 # **You will be able to**
 # - compute attention by hand: scores, scaled scores, softmax weights, weighted sum, with shapes;
@@ -131,7 +132,7 @@ ax = ak.plot_attention(attn_weights, x_labels=tokens, y_labels=questions,
 # **inverse temperature** $\beta = 1/\tau$ multiplies them. The explorer multiplies the usual
 # scaled scores by $\beta$: weights $= \operatorname{softmax}(\beta\, q \cdot k_j / \sqrt{d_k})$, so
 # $\beta = 1$ is ordinary attention. (Not to be confused with `ak.attention(..., scale=s)`, whose
-# `scale` **replaces** $1/\sqrt{d_k}$: $\beta$ here is `scale` $= \beta/\sqrt{d_k}$ there.)
+# `scale` **replaces** $1/\sqrt{d_k}$: a given $\beta$ here is `scale=β/√d_k` there.)
 # Pick a query and move $\beta$. Small $\beta$ (high temperature): the scores shrink, the softmax
 # flattens, the output tends to a plain **average** of the values. Large $\beta$ (low temperature):
 # the softmax sharpens to a **hard lookup** of the best key.
@@ -281,6 +282,8 @@ print("torch.softmax:", torch.softmax(big, dim=-1))
 # ## References
 # - Vaswani, A., Shazeer, N., Parmar, N., Uszkoreit, J., Jones, L., Gomez, A. N., Kaiser, Ł. &
 #   Polosukhin, I. (2017). *Attention is all you need.* NeurIPS 2017. (Scaled dot-product attention.)
+# - Brown, T. B., Mann, B., Ryder, N., Subbiah, M., Kaplan, J., Dhariwal, P., et al. (2020).
+#   *Language models are few-shot learners.* NeurIPS 2020. (GPT-3, a Transformer decoder.)
 # - Bahdanau, D., Cho, K. & Bengio, Y. (2015). *Neural machine translation by jointly learning to
 #   align and translate.* ICLR 2015. (Attention as a learned weighted average.)
 # - Nadaraya, E. A. (1964). *On estimating regression.* Theory of Probability and Its
