@@ -203,7 +203,9 @@ print("PE[20] · PE[p] for p = 20, 21, 22, 25, 30, 40:",
 # with the layer we just wrote in the middle: embeddings (D = 16), **our `self_attention`** with its
 # three learned matrices, the **mean** over the five tokens, a linear read-out. The only
 # difference between the two versions is whether the sinusoidal positions are added to the
-# embeddings. Same data, learning rate (1e-2) and steps (300) as lesson 01; three seeds each.
+# embeddings. Same data, test set, learning rate (1e-2) and steps (300) as lesson 01; three seeds
+# each. (As in lesson 01, nearly all test sentences also occur in training: the question is what
+# the model can represent.)
 
 # %%
 class SelfAttentionClassifier(nn.Module):
