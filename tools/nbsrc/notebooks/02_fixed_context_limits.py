@@ -216,7 +216,9 @@ for half, columns in [("forward", slice(0, H)), ("backward", slice(H, 2 * H))]:
 # $h_0 \dots h_j$; it is most recent in $h_{j-1}$, $h_j$ and $h_{j+1}$.) Nothing in the architecture
 # forces one of these columns; this model's training settled on $j+1$. The lesson: attention weights
 # say **which state** the model read from, and a state in a recurrent (or deeper) encoder holds more
-# than its own token, so "the most-weighted column" is not always "the input token used".# ## Explore
+# than its own token, so "the most-weighted column" is not always "the input token used".
+#
+# ## Explore
 # Move the length (up to 30) and the seed. Where the model errs (marked ≠ with the right
 # token), look at its row: is the weight spread over several inputs, or sharp on the wrong
 # one? The static figure below is length 25, beyond the training lengths.
