@@ -1,7 +1,7 @@
 """The course in a real browser: JupyterLab from .venv, driven by Debian's headless Chromium.
 
 What a learner does in lesson 03, done by a robot: open the notebook, run all cells,
-see no error, move the explorer's scale slider and see the figure change. A
+see no error, move the explorer's inverse-temperature (β) slider and see the figure change. A
 screenshot lands in tests/artifacts/ (ignored by git).
 
 The server runs on a free localhost port with a random token (auth on), with its
@@ -292,8 +292,8 @@ def test_lesson_03_runs_and_its_explorer_responds_in_chromium(lab):
             errors = error_outputs(page)
             assert not errors, "cells show errors:\n" + "\n---\n".join(e[:800] for e in errors)
 
-            # The explorer: the widget box whose slider is labelled "scale x".
-            slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="scale x"))
+            # The explorer: the widget box whose slider is labelled "inv. temp. β" (lesson 03).
+            slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="inv. temp."))
             slider.first.wait_for(state="attached", timeout=30_000)
             explorer = page.locator(".widget-vbox", has=slider).last
             figure = explorer.locator(FIGURE).first
@@ -304,14 +304,14 @@ def test_lesson_03_runs_and_its_explorer_responds_in_chromium(lab):
 
             handle = slider.first.locator(".noUi-handle")
             handle.focus()
-            for _ in range(6):  # six steps of 0.05 in log10: scale x1 -> x2
+            for _ in range(6):  # six steps of 0.05 in log10: β 1 -> 2
                 handle.press("ArrowRight")
             after_src = settled_src(page, explorer, before_src)
             after_value = readout.inner_text()
             page.screenshot(path=str(SCREENSHOT))
             assert after_value != before_value, f"the slider did not move (readout {before_value})"
             assert after_src != before_src, (
-                f"the figure did not change when the scale moved from {before_value} to {after_value}")
+                f"the figure did not change when β moved from {before_value} to {after_value}")
             assert not error_outputs(page), "moving the slider produced an error"
         except Exception:
             try:  # what the page showed when it failed, for the person reading the CI log

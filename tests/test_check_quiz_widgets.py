@@ -123,10 +123,10 @@ def _lesson03_inputs():
     return tokens, keys, keys[1:2].clone()
 
 
-def test_draw_attention_row_changes_with_scale():
+def test_draw_attention_row_changes_with_beta():
     tokens, keys, query = _lesson03_inputs()
-    low = ak.widgets.draw_attention_row(tokens, query, keys, 0, scale=0.1, query_labels=["who?"])
-    high = ak.widgets.draw_attention_row(tokens, query, keys, 0, scale=10.0, query_labels=["who?"])
+    low = ak.widgets.draw_attention_row(tokens, query, keys, 0, beta=0.1, query_labels=["who?"])
+    high = ak.widgets.draw_attention_row(tokens, query, keys, 0, beta=10.0, query_labels=["who?"])
     heights_low = [p.get_height() for p in low.axes[0].patches]
     heights_high = [p.get_height() for p in high.axes[0].patches]
     assert abs(sum(heights_low) - 1) < 1e-6 and abs(sum(heights_high) - 1) < 1e-6
@@ -146,11 +146,11 @@ def test_attention_explorer_redraws_when_slider_moves():
     assert "Attention explorer" in repr(explorer)
     controls = explorer.widget.children[0].children
     picker, slider = controls
-    assert "scale x1.00" in explorer.widget.last_figure.axes[0].get_title()
+    assert "β = 1.00" in explorer.widget.last_figure.axes[0].get_title()
     slider.value = 5.0
     picker.value = 2
     title = explorer.widget.last_figure.axes[0].get_title()
-    assert "query 'sat'" in title and "scale x5.00" in title
+    assert "query 'sat'" in title and "β = 5.00" in title
     assert explorer._repr_mimebundle_()["text/plain"] == explorer.text
 
 

@@ -106,3 +106,20 @@ def test_bad_input():
         attn(torch.randn(2, 2), torch.randn(2, 6, 4))
     with pytest.raises(ValueError, match="query_dim must be at least 1"):
         ak.AdditiveAttention(0, 4, 5)
+
+
+@pytest.mark.parametrize("j", [0, 3, 5])
+def test_encoder_state_halves_read_the_prefix_and_the_suffix(j):
+    """Lesson 02's explanation of the shifted alignment: the forward half of h_j depends on
+    inputs 0..j only, the backward half on inputs j..T-1 only (zero gradient elsewhere)."""
+    torch.manual_seed(0)
+    enc = ak.GRUEncoder(vocab_size=10, hidden=4)
+    src = torch.randint(0, 10, (1, 6))
+    embedded = enc.embed(src).detach().requires_grad_(True)      # (1, T, H)
+    states, _ = enc.gru(embedded)                                # (1, T, 2H)
+    depends = {}
+    for half, columns in [("forward", slice(0, 4)), ("backward", slice(4, 8))]:
+        grad, = torch.autograd.grad(states[0, j, columns].sum(), embedded, retain_graph=True)
+        depends[half] = (grad[0].abs().sum(-1) > 0).nonzero().flatten().tolist()
+    assert depends["forward"] == list(range(0, j + 1))
+    assert depends["backward"] == list(range(j, 6))

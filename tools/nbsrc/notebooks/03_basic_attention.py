@@ -5,17 +5,18 @@
 # not much else. Attention is the mechanism that does this: it compares what we are looking
 # for (a **query**) with a label on every input (its **key**), turns the match scores into
 # weights that sum to one, and returns the weighted average of the inputs' contents (their
-# **values**). Every Transformer layer, every large language model, is built from this one
-# operation, so this lesson takes it apart completely.
+# **values**). It is the core operation of every Transformer layer (Vaswani et al., 2017), the
+# architecture of GPT-style large language models (Brown et al., 2020), so this lesson takes it
+# apart completely.
 #
 # **You will be able to**
 # - compute attention by hand: scores, scaled scores, softmax weights, weighted sum, with shapes;
 # - read an attention heatmap and say what a query is looking at;
-# - explain what the scale does (from a plain average to a hard lookup) and measure it;
+# - explain what the scale does (an inverse temperature: from a plain average to a hard lookup) and measure it;
 # - use `ak.attention` and know it equals PyTorch's `scaled_dot_product_attention`;
 # - refute the myth that attention *ignores* the unimportant parts, with numbers.
 #
-# **Time:** about 25 minutes, plus 15 for the exercises.
+# **Time:** about 30 minutes, plus 15 for the exercises.
 
 # %%
 import math
@@ -111,7 +112,7 @@ print("row sums:", attn_weights.sum(-1))
 
 # %% [markdown]
 # The softmax runs over the **keys** (`dim=-1`, along each row): each query distributes one unit
-# of attention over the words. Normalising over the other axis is the most common bug; exercise 2
+# of attention over the words. Normalising over the other axis is a common bug; exercise 2
 # catches it.
 #
 # ## The picture: an attention heatmap
@@ -126,38 +127,45 @@ ax = ak.plot_attention(attn_weights, x_labels=tokens, y_labels=questions,
 # *the* get the same weight from every query: identical keys, identical scores. Attention
 # knows **what** a word is, not **where** it is; lesson 04 adds positions.
 #
-# ## Explore: the scale is a temperature
-# Pick a query and move the scale multiplier. Small scale: the scores shrink, the softmax
-# flattens, the output tends to a plain **average** of the values. Large scale: the softmax
-# sharpens to a **hard lookup** of the best key.
+# ## Explore: the scale is an inverse temperature
+# A softmax with **temperature** $\tau$ divides the scores by $\tau$ before the exponential; its
+# **inverse temperature** $\beta = 1/\tau$ multiplies them. The explorer multiplies the usual
+# scaled scores by $\beta$: weights $= \operatorname{softmax}(\beta\, q \cdot k_j / \sqrt{d_k})$, so
+# $\beta = 1$ is ordinary attention. (Not to be confused with `ak.attention(..., scale=s)`, whose
+# `scale` **replaces** $1/\sqrt{d_k}$: a given $\beta$ here is `scale=β/√d_k` there.)
+# Pick a query and move $\beta$. Small $\beta$ (high temperature): the scores shrink, the softmax
+# flattens, the output tends to a plain **average** of the values. Large $\beta$ (low temperature):
+# the softmax sharpens to a **hard lookup** of the best key.
 
 # %%
 ak.widgets.attention_explorer(tokens, queries, keys, query_labels=questions)
 
 # %% [markdown]
-# The same explorer, frozen at three settings of the scale for the question *who?*
+# The same explorer, frozen at three settings of $\beta$ for the question *who?*
 # (this is what a PDF or GitHub shows):
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.2), layout="constrained", sharey=True)
-for ax, scale in zip(axes, [0.1, 1.0, 10.0]):
-    ak.widgets.draw_attention_row(tokens, queries, keys, query_index=0, scale=scale,
+for ax, beta in zip(axes, [0.1, 1.0, 10.0]):
+    ak.widgets.draw_attention_row(tokens, queries, keys, query_index=0, beta=beta,
                                   query_labels=questions, ax=ax)
 
 # %% [markdown]
-# Measured at the two extremes: at scale 0 the output *is* the mean of the values, and at a
-# very large scale it *is* cat's value.
+# Measured at the two extremes, now with `ak.attention`'s own `scale` (it replaces $1/\sqrt{d_k}$):
+# at `scale=0` the output *is* the mean of the values, and at a very large scale it *is* cat's value.
 
 # %%
 out_flat, _ = ak.attention(queries[:1], keys, values, scale=0.0)
-out_sharp, _ = ak.attention(queries[:1], keys, values, scale=1000.0)
+out_sharp, w_sharp = ak.attention(queries[:1], keys, values, scale=1000.0)
 print("scale 0    == mean of values:", torch.allclose(out_flat[0], values.mean(0)))
 print("scale 1000 == value of 'cat': ", torch.allclose(out_sharp[0], values[1]))
+print("scale 1000 weights:", w_sharp[0].tolist(), "| exactly zero:", int((w_sharp == 0).sum()), "of 6")
 
 # %% [markdown]
 # This is the *connection to statistics*: attention is a **weighted mean** whose weights are
-# computed from the data. The scale decides how far it sits between "average everything" and
-# "pick one".
+# computed from the data, the same form as Nadaraya–Watson kernel regression (1964) with the
+# kernel $e^{\beta\, q \cdot k / \sqrt{d_k}}$. The inverse temperature decides how far it sits
+# between "average everything" and "pick one".
 #
 # ## The package version, checked against PyTorch
 # `ak.attention(query, key, value, mask=None, scale=None)` is the same computation for any
@@ -194,8 +202,9 @@ ak.quiz.ask(
     ["No: its weight is effectively zero, so it is ignored",
      "Yes: its weight is small but not zero, so its value still moves the output"],
     answer=1,
-    explanation="Softmax weights are never exactly zero (unless masked). Every value contributes "
-                "in proportion to its weight: measured below.",
+    explanation="In exact arithmetic softmax weights are never zero (unless masked), and this 1% is far "
+                "from float32's limits. Every value contributes in proportion to its weight: "
+                "measured below.",
 )
 
 # %%
@@ -216,8 +225,29 @@ print(f"moving '{tokens[j]}' by 10 per feature shifts the output by {shift:.4f} 
 
 # %% [markdown]
 # Every word received a positive weight, and a change to the least-attended word moved the
-# output by exactly *its weight × the change*. Attention **down-weights**; it does not ignore.
-# Only a mask removes a word entirely. (Myth busted by measurement, not by assertion.)
+# output by *its weight × the change* (to the four printed decimals; exactly so in exact
+# arithmetic, since the weights do not depend on the values). Attention **down-weights**; it does
+# not ignore. (Myth busted by measurement, not by assertion.)
+#
+# Two things do remove a word entirely: a **mask**, and **float32 underflow**. In exact
+# arithmetic a softmax weight $e^{-g}/\sum\dots$ is never zero, however large the score gap $g$ to
+# the best key; in float32, $e^{-g}$ stops being representable. The `scale=1000` cell above had
+# exact zeros for that reason. At which gap does it happen? Two keys, the second $g$ below the first:
+#
+# %%
+gaps = torch.arange(80.0, 110.0, 0.01)                              # score gap g to the best key
+two_keys = torch.stack([torch.zeros_like(gaps), -gaps], dim=-1)     # (N, 2): scores 0 and -g
+small = torch.softmax(two_keys, dim=-1)[:, 1]                       # (N,): the smaller weight
+smallest_normal = torch.finfo(torch.float32).tiny
+print(f"float32 weight leaves the normal range (< {smallest_normal:.2e}) at a gap of "
+      f"{gaps[small < smallest_normal][0].item():.1f}")
+print(f"float32 weight is exactly 0 from a gap of {gaps[small == 0][0].item():.1f} on "
+      f"(ak.softmax: {gaps[ak.softmax(two_keys)[:, 1] == 0][0].item():.1f})")
+
+# %% [markdown]
+# Past a gap of about 87 the weight is a subnormal number (it keeps fewer significant bits), and
+# past about 104 it is exactly 0: the word is then ignored, by rounding and not by design. Such
+# gaps are far from the ones in this sentence, but not from the `scale=1000` case above.
 #
 # ## Pitfall: softmax overflows without the max trick
 # `exp(1000)` is infinite in float32. Large scores happen (unscaled dot products in wide
@@ -238,11 +268,25 @@ print("torch.softmax:", torch.softmax(big, dim=-1))
 # ## Recap
 # - Attention = **scores** (query · key) → **scale** → **softmax** over the keys → **weighted sum**
 #   of the values. Shapes: $(T_q, D) \times (T_k, D) \to (T_q, T_k) \to (T_q, D_v)$.
-# - The weights are positive and sum to one per query: nothing is ignored, only down-weighted.
-# - The scale works like a temperature between "average all" and "pick one".
+# - The weights are positive and sum to one per query: nothing is ignored, only down-weighted
+#   (until a score gap of about 104, where float32 rounds a weight to exactly 0, or a mask).
+# - The scale is an inverse temperature: it slides attention between "average all" and "pick one".
 # - `ak.attention` returns the weights for plotting and equals PyTorch's fused kernel.
 #
 # **Next:** lesson 04, where queries, keys and values are *learned* from the sentence itself.
 #
 # **Exercises:** open `exercises/03_basic_attention.ipynb`: write a stable softmax, the attention
 # weights and attention itself; each check cell tells you what differs.
+
+# %% [markdown]
+# ## References
+# - Vaswani, A., Shazeer, N., Parmar, N., Uszkoreit, J., Jones, L., Gomez, A. N., Kaiser, Ł. &
+#   Polosukhin, I. (2017). *Attention is all you need.* NeurIPS 2017. (Scaled dot-product attention.)
+# - Brown, T. B., Mann, B., Ryder, N., Subbiah, M., Kaplan, J., Dhariwal, P., et al. (2020).
+#   *Language models are few-shot learners.* NeurIPS 2020. (GPT-3, a Transformer decoder.)
+# - Bahdanau, D., Cho, K. & Bengio, Y. (2015). *Neural machine translation by jointly learning to
+#   align and translate.* ICLR 2015. (Attention as a learned weighted average.)
+# - Nadaraya, E. A. (1964). *On estimating regression.* Theory of Probability and Its
+#   Applications 9(1); Watson, G. S. (1964). *Smooth regression analysis.* Sankhyā A 26(4).
+# - IEEE (2019). *IEEE Standard for Floating-Point Arithmetic (IEEE 754-2019).* (float32's normal
+#   and subnormal ranges.)

@@ -41,5 +41,5 @@ def concat_embeddings(ids, table):
 ak.check.concat_embeddings(concat_embeddings)
 
 # %% [markdown]
-# Done? The lesson measured what these two give on who-did-it: 50% for the bag, 100% for the
-# concatenation. Try it: swap two tokens of a row and compare each function's outputs.
+# Done? The lesson measured what these two give on who-did-it: about 50% for the bag, 100% for the
+# concatenation (three seeds each). Try it: swap two tokens of a row and compare each function's outputs.

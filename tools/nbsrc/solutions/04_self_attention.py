@@ -56,6 +56,6 @@ ak.check.add_positions(add_positions)
 # - Use your two functions to redo the lesson's measurement: permute a sequence, run
 #   `self_attention` with and without `add_positions`, and compare `out[perm]` with the output of
 #   the permuted input. Which one is order-blind?
-# - Learned positions (an `nn.Embedding(max_len, D)` added the same way) are the other common
+# - Learned positions (an `nn.Embedding(max_len, D)` added the same way) are another common
 #   choice; lesson 05's model uses them. What can the sinusoidal table do that a learned table of
 #   `max_len` rows cannot?
