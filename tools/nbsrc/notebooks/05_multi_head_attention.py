@@ -194,14 +194,16 @@ later = torch.arange(2, LENGTH)
 
 def head_roles(model):
     """Mean weight each head puts on the previous position and on position 0: (H,), (H,)."""
-    model(x_test)
+    with torch.no_grad():  # evaluation only: no graph to keep
+        model(x_test)
     w = model.attn_weights[:, 0]                       # (B, H, T, T), layer 0
     return w[:, :, later, later - 1].mean((0, 2)), w[:, :, later, 0].mean((0, 2))
 
 
 def head_distance(model):
     """(H, H) total-variation distance between heads' attention rows: 0 same, 1 disjoint."""
-    model(x_test)
+    with torch.no_grad():
+        model(x_test)
     w = model.attn_weights[:, 0][:, :, later]          # (B, H, T-2, T)
     return 0.5 * (w[:, :, None] - w[:, None, :]).abs().sum(-1).mean((0, 3))
 
