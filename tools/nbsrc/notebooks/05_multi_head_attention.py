@@ -168,7 +168,8 @@ ak.quiz.ask(
 # %% [markdown]
 # The model, `ak.AttentionOnlyModel`, is as small as it gets: token embeddings plus learned
 # position embeddings, **one** causal `ak.MultiHeadAttention` layer with a residual, and a linear
-# read-out with two predictions per position. No MLP, so whatever the model does, the heads do.
+# read-out with two predictions per position. No MLP: apart from the current token, which the
+# residual carries straight to the read-out, everything the model knows arrives through the heads.
 # `head_mask` multiplies each head's output: a `0` ablates that head. Every model below, whatever
 # its number of heads, has the same width (64), trains for the same 120 steps with Adam (lr 3e-3)
 # on 3 seeds, and is measured on 1,000 fresh sequences, from position 2 on (at position 1 the
@@ -327,8 +328,9 @@ for seed, model in enumerate(four_head_models):
 #
 # ### Explore the heads
 # Pick a layer and a head of the 4-head model (seed 0) on one test sequence. This model has a
-# single layer; the same explorer takes the stacked layers of lesson 07's model. (Live in
-# JupyterLab; below it the same drawing for head 0, then all four side by side.)
+# single layer; the explorer also takes the weights of an `ak.AttentionOnlyModel` built with
+# `num_layers > 1`. (Live in JupyterLab; below it the same drawing for head 0, then all four side
+# by side.)
 
 # %%
 model = four_head_models[0]
