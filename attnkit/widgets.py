@@ -379,10 +379,11 @@ __all__ += ["draw_scaling", "scaling_explorer"]
 def _scaling_stats(d_k: int, scale_exponent: float, num_keys: int, num_queries: int = 256, seed: int = 0):
     """Scores, weights and their statistics for random unit-variance queries and keys."""
     g = torch.Generator().manual_seed(seed)
-    query = torch.randn(num_queries, d_k, generator=g)  # (Tq, d_k)
+    query = torch.randn(num_queries, d_k, generator=g).requires_grad_(True)  # (Tq, d_k)
     key = torch.randn(num_keys, d_k, generator=g)  # (Tk, d_k)
     upstream = torch.randn(num_queries, num_keys, generator=g)  # dLoss/dweights from above
-    attn_scores = (query @ key.T * d_k ** -scale_exponent).requires_grad_(True)  # (Tq, Tk)
+    attn_scores = query @ key.T * d_k ** -scale_exponent  # (Tq, Tk)
+    attn_scores.retain_grad()
     attn_weights = torch.softmax(attn_scores, dim=-1)  # (Tq, Tk)
     (attn_weights * upstream).sum().backward()
     w = attn_weights.detach()
@@ -392,6 +393,7 @@ def _scaling_stats(d_k: int, scale_exponent: float, num_keys: int, num_queries: 
         "score_std": attn_scores.detach().std().item(),
         "entropy": entropy.mean().item(), "max_weight": w.max(-1).values.mean().item(),
         "grad_norm": attn_scores.grad.norm(dim=-1).mean().item(),
+        "query_grad_norm": query.grad.norm(dim=-1).mean().item(),
     }
 
 
@@ -402,8 +404,9 @@ def draw_scaling(d_k: int = 64, scale_exponent: float = 0.5, num_keys: int = 16,
     ``q . k * d_k ** -scale_exponent``: ``0`` is no scaling, ``0.5`` is the usual
     ``1 / sqrt(d_k)``, ``1`` divides by ``d_k``. Left: histogram of the scores. Right: the
     weights of query 0. The title gives the score spread, the mean entropy of the weights
-    (``log(num_keys)`` is uniform, ``0`` is one-hot) and the mean norm of the gradient that
-    reaches the scores. Returns a matplotlib ``Figure``.
+    (``log(num_keys)`` is uniform, ``0`` is one-hot) and the mean norms of the gradient of a
+    random loss at the scores and at the queries (the first shrinks as the softmax saturates,
+    the second need not). Returns a matplotlib ``Figure``.
 
     Examples
     --------
@@ -435,8 +438,9 @@ def draw_scaling(d_k: int = 64, scale_exponent: float = 0.5, num_keys: int = 16,
     ax_bar.set_ylabel("weight of query 0")
     fig.suptitle(
         f"d_k={d_k}, scores x d_k^-{scale_exponent:.2f}: score std {stats['score_std']:.1f}, "
-        f"entropy {stats['entropy']:.2f} of {math.log(num_keys):.2f} nats, "
-        f"grad norm {stats['grad_norm']:.2g}", fontsize=9)
+        f"entropy {stats['entropy']:.2f} of {math.log(num_keys):.2f} nats,\n"
+        f"mean |dL/dscores| {stats['grad_norm']:.2g}, mean |dL/dq| {stats['query_grad_norm']:.2g}",
+        fontsize=9)
     return fig
 
 

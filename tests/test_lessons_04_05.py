@@ -119,6 +119,24 @@ def test_model_learns_two_relations_and_ablation_hurts_one_each():
     assert (drops.min(1).values < 0.2).all() and (drops.max(1).values > 0.95).all()
 
 
+def test_one_head_model_splits_its_weight_and_is_slower():
+    """Lesson 05's baseline: with the same width, lr and 120 steps, one head does not solve both."""
+    ak.seed_everything(1)
+    model = ak.AttentionOnlyModel(16, d_model=64, num_heads=1, max_len=12)
+    ak.train(model, lambda g: ak.two_relations_batch(64, 12, 16, generator=g),
+             lambda m, b: m.loss(*b), steps=120, lr=3e-3, seed=1, progress=False)
+    x, y = ak.two_relations_batch(500, 12, 16, generator=torch.Generator().manual_seed(9))
+    y[:, :2] = -100
+    accuracy = model.accuracy(x, y)
+    assert accuracy.shape == (2,) and accuracy.min() < 0.9
+    model(x)
+    w = model.attn_weights[:, 0, 0]  # (B, T, T): layer 0, the one head
+    later = torch.arange(2, 12)
+    on_prev, on_first = w[:, later, later - 1].mean(), w[:, later, 0].mean()
+    assert on_prev > 0.3 and on_first > 0.3  # the single row of weights is shared between both
+    assert model(x, head_mask=torch.tensor([0.0])).shape == (500, 12, 2, 16)
+
+
 def test_model_same_seed_same_output():
     tokens = torch.randint(0, 10, (2, 5))
     assert torch.equal(small_model(seed=3)(tokens), small_model(seed=3)(tokens))

@@ -72,6 +72,20 @@ def test_draw_scaling_shows_saturation():
     assert again._suptitle.get_text() == scaled._suptitle.get_text()  # seeded
 
 
+def test_draw_scaling_reports_score_and_query_gradients():
+    """Unscaled at d_k=256: less gradient at the scores, more at the queries (lesson 06)."""
+    def grads(fig):
+        text = fig._suptitle.get_text()
+        return (float(text.split("mean |dL/dscores| ")[1].split(",")[0]),
+                float(text.split("mean |dL/dq| ")[1]))
+
+    scores_unscaled, q_unscaled = grads(ak.widgets.draw_scaling(d_k=256, scale_exponent=0.0))
+    scores_scaled, q_scaled = grads(ak.widgets.draw_scaling(d_k=256, scale_exponent=0.5))
+    assert scores_unscaled < scores_scaled
+    assert q_unscaled > 2 * q_scaled
+    plt.close("all")
+
+
 def test_draw_scaling_bad_input():
     with pytest.raises(ValueError, match="scale_exponent"):
         ak.widgets.draw_scaling(64, 2.0)

@@ -4,17 +4,23 @@
 # Every attention layer divides its scores by $\sqrt{d_k}$ before the softmax. It looks like a
 # cosmetic constant, and the seed's myth says it is one: *"scaling is a minor detail and can be
 # skipped"*. This lesson measures what the constant does. Without it, the scores grow with the
-# width of the keys, the softmax turns into a hard one-hot choice, and the gradient that should
-# teach the queries and keys shrinks towards zero. We measure each of these three links, then
+# width of the keys and the softmax turns into a hard one-hot choice. A common explanation goes
+# on: "so the queries and keys get no gradient". We measure that too, and it is wrong: the
+# gradient that reaches the queries is *larger* without the scale. What goes wrong is subtler:
+# the gradient lands on a few queries only, the others keep the key they happened to pick at
+# initialisation until updates made for other queries move them, and training becomes slower and
+# seed-dependent. We measure each link, then
 # train the same tiny model with and without the scale.
 #
 # **You will be able to**
 # - derive and measure that $\operatorname{Var}(q \cdot k) = d_k$ for unit-variance entries;
 # - measure how the softmax saturates (entropy of the weights) as $d_k$ grows, scaled and unscaled;
-# - measure with autograd how the gradient through a saturated softmax vanishes;
-# - say honestly what skipping the scale costs in training: slower and less reliable learning.
+# - measure with autograd the gradient at the scores, at the queries and at $W_q$, and say where it
+#   goes when the softmax is saturated;
+# - say honestly what skipping the scale costs in training (slower, seed-dependent learning), and
+#   what real models do instead of a fixed $1/\sqrt{d_k}$.
 #
-# **Time:** about 20 minutes, plus 15 for the exercises.
+# **Time:** about 35 minutes, plus 15 for the exercises.
 
 # %%
 import math
@@ -57,16 +63,17 @@ ak.quiz.ask(
 # $$\operatorname{Var}(q\cdot k) = \sum_{i=1}^{d_k} \operatorname{Var}(q_i k_i) = d_k,
 # \qquad \operatorname{Var}\!\Big(\frac{q\cdot k}{\sqrt{d_k}}\Big) = 1 .$$
 # Dividing by $\sqrt{d_k}$ (the standard deviation), not by $d_k$, is what brings the variance back to 1.
-# We measure both on 20,000 random pairs per width:
+# (Vaswani et al. 2017 give this argument in a footnote.) We measure both on 10,000 random pairs
+# per width:
 
 # %%
 g = torch.Generator().manual_seed(0)
 widths = [4, 16, 64, 256, 1024]
 measured_var, scaled_var = [], []
 for d_k in widths:
-    q = torch.randn(20_000, d_k, generator=g)  # (N, d_k)
-    k = torch.randn(20_000, d_k, generator=g)  # (N, d_k)
-    dots = (q * k).sum(-1)  # (N,) one dot product per pair
+    q = torch.randn(10_000, d_k, generator=g)  # (N, d_k)
+    k = torch.randn(10_000, d_k, generator=g)  # (N, d_k)
+    dots = (q[:, None, :] @ k[:, :, None]).flatten()  # (N,) one dot product per pair
     measured_var.append(dots.var().item())
     scaled_var.append((dots / math.sqrt(d_k)).var().item())
 for d_k, v, s in zip(widths, measured_var, scaled_var):
@@ -127,50 +134,112 @@ ax.set_title("Without the scale the weights collapse to one-hot")
 plt.show()
 
 # %% [markdown]
-# ## 3. A saturated softmax passes almost no gradient
+# ## 3. Where the gradient goes through a saturated softmax
 #
 # The softmax's Jacobian is $\frac{\partial a_i}{\partial s_j} = a_i(\delta_{ij} - a_j)$. When one
-# weight is near 1 and the rest near 0, **every** entry is near 0: nudging a score changes
-# nothing, so the queries and keys that produced it get almost no learning signal. We measure it
-# with autograd: push a random upstream gradient through the softmax and read the norm of the
-# gradient that reaches the scores.
+# weight is near 1 and the rest near 0, **every** entry is near 0: nudging a score barely changes
+# the weights. Vaswani et al. (2017) put it this way: large dot products push the softmax into
+# "regions where it has extremely small gradients". That is the gradient at the **scores**. But a
+# score is not a parameter; the gradient travels on, to the query and from there to $W_q$:
+#
+# $$s_j = c\; q\cdot k_j \quad\Rightarrow\quad \frac{\partial L}{\partial q} = c \sum_j \frac{\partial L}{\partial s_j}\, k_j ,$$
+#
+# where $c$ is the scale. Scaled, $c\,\|k_j\| \approx 1$; unscaled, $c = 1$ and $\|k_j\| \approx \sqrt{d_k}$:
+# the chain rule multiplies the small score gradient by a large key. Which wins? We measure all
+# three with autograd, on 3 seeds: 500 queries $q = x W_q$ (unit-variance entries, as in section
+# 1), 16 keys, and a random upstream gradient $\partial L/\partial a$ pushed back through the softmax.
 
 # %%
-def score_gradient_norm(d_k, scale, seed=0):
+def gradient_norms(d_k, scale, seed):
+    """Gradient norms at the scores, the queries and W_q, and where the query gradient sits."""
     gen = torch.Generator().manual_seed(seed)
-    q = torch.randn(500, d_k, generator=gen)  # (Tq, d_k)
+    x = torch.randn(500, d_k, generator=gen)  # (Tq, d_k) inputs
+    w_q = (torch.randn(d_k, d_k, generator=gen) / math.sqrt(d_k)).requires_grad_(True)  # (d_k, d_k)
     k = torch.randn(num_keys, d_k, generator=gen)  # (Tk, d_k)
-    upstream = torch.randn(500, num_keys, generator=gen)  # dLoss/dweights
-    attn_scores = (q @ k.T * scale).requires_grad_(True)  # (Tq, Tk)
+    upstream = torch.randn(500, num_keys, generator=gen)  # (Tq, Tk) dLoss/dweights
+    q = x @ w_q  # (Tq, d_k), entries of variance about 1
+    attn_scores = q @ k.T * scale  # (Tq, Tk)
+    q.retain_grad()
+    attn_scores.retain_grad()
     (torch.softmax(attn_scores, dim=-1) * upstream).sum().backward()
-    return attn_scores.grad.norm(dim=-1).mean().item()  # mean over queries
+    per_query = q.grad.norm(dim=-1) ** 2  # (Tq,) squared gradient norm of each query
+    return {"dL/dscores": attn_scores.grad.norm(dim=-1).mean().item(),  # mean over queries
+            "dL/dq": q.grad.norm(dim=-1).mean().item(),
+            "dL/dW_q": w_q.grad.norm().item(),
+            "top 10% share": (per_query.topk(50).values.sum() / per_query.sum()).item()}
 
 
-grad_unscaled = [score_gradient_norm(d, 1.0) for d in widths]
-grad_scaled = [score_gradient_norm(d, 1 / math.sqrt(d)) for d in widths]
-for d_k, gu, gs in zip(widths, grad_unscaled, grad_scaled):
-    print(f"d_k={d_k:5d}  |dL/dscores| unscaled {gu:.4f}, scaled {gs:.4f}  (ratio {gs / gu:5.1f}x)")
+seeds = [0, 1, 2]
+grads = {(d_k, name): [gradient_norms(d_k, scale, seed) for seed in seeds]
+         for d_k in widths for name, scale in (("unscaled", 1.0), ("scaled", d_k ** -0.5))}
+
+
+def spread(d_k, name, key, fmt=".3f"):
+    """min-max over the seeds, as text."""
+    values = [run[key] for run in grads[d_k, name]]
+    return f"{min(values):{fmt}}-{max(values):{fmt}}"
+
+
+def mean(d_k, name, key):
+    return sum(run[key] for run in grads[d_k, name]) / len(seeds)
+
+
+print("min-max over seeds", seeds, "and the ratio of the means")
+for key, fmt in (("dL/dscores", ".3f"), ("dL/dq", ".2f"), ("dL/dW_q", ".0f")):
+    print(f"|{key}|")
+    for d_k in widths:
+        print(f"   d_k={d_k:5d}  unscaled {spread(d_k, 'unscaled', key, fmt):>11s}   "
+              f"scaled {spread(d_k, 'scaled', key, fmt):>11s}   "
+              f"unscaled / scaled = {mean(d_k, 'unscaled', key) / mean(d_k, 'scaled', key):5.2f}")
 
 # %%
-fig, ax = plt.subplots(figsize=(5.5, 3.5), layout="constrained")
-ax.loglog(widths, grad_unscaled, "o-", color="tab:red", label="unscaled")
-ax.loglog(widths, grad_scaled, "s-", color="tab:blue", label=r"scaled by $1/\sqrt{d_k}$")
-ax.set_xlabel("$d_k$")
-ax.set_ylabel("mean |gradient| reaching the scores")
-ax.legend(fontsize=8)
-ax.set_title("The gradient through an unscaled softmax fades as d_k grows")
-plt.show()
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), layout="constrained")
+for ax, key in zip(axes, ("dL/dscores", "dL/dq", "dL/dW_q")):
+    for name, color, marker in (("unscaled", "tab:red", "o"), ("scaled", "tab:blue", "s")):
+        runs = [[run[key] for run in grads[d_k, name]] for d_k in widths]  # (widths, seeds)
+        ax.loglog(widths, [sum(r) / len(r) for r in runs], "-", color=color, label=name)
+        for seed_index in range(len(seeds)):
+            ax.loglog(widths, [r[seed_index] for r in runs], marker, color=color, ms=4, alpha=0.6)
+    ax.set_xlabel("$d_k$")
+    ax.set_title(f"|{key}|")
+axes[0].set_ylabel("gradient norm (3 seeds, line = mean)")
+axes[0].legend(fontsize=8)
+_ = fig.suptitle("Unscaled: less gradient at the scores, more at the queries and at W_q", fontsize=10)
 
 # %% [markdown]
-# The three links hold together: unscaled scores spread like $\sqrt{d_k}$ (section 1), the
-# weights become one-hot (section 2), and the gradient that reaches the scores shrinks (section 3).
-# The scaled column stays flat in all three: dividing by $\sqrt{d_k}$ makes the softmax behave the
-# same way at every width.
+# Read the three panels left to right. At the scores, the unscaled gradient shrinks as $d_k$
+# grows, exactly the saturation of section 2. At the queries and at $W_q$ it **grows**: the
+# factor $\|k\| \approx \sqrt{d_k}$ wins. So "without the scale the queries and keys get almost no
+# learning signal" is false: from $d_k = 16$ on they get several times more (the ratio column).
+# The scaled gradient stays flat at the scores and at the queries; at $W_q$ both grow with $d_k$,
+# because $W_q$ has $d_k^2$ entries and the norm adds them all up, so compare the two columns there.
+#
+# What does go wrong is *where* the gradient lands. A query whose best key is far ahead of the
+# runner-up has a one-hot row, and its Jacobian is (nearly) zero: it gets almost no gradient,
+# whatever the loss says. Whichever key won at initialisation keeps winning, unless updates made
+# for other queries happen to move it (winner-take-all). Only the queries whose two best keys are
+# close to a tie get gradient, and a lot of it. We measure the share of the total squared query
+# gradient carried by the 10% of queries with the most:
+
+# %%
+print("share of sum |dL/dq|^2 carried by the top 10% of the 500 queries (min-max over seeds)")
+for d_k in widths:
+    print(f"   d_k={d_k:5d}  unscaled {spread(d_k, 'unscaled', 'top 10% share', '.2f')}   "
+          f"scaled {spread(d_k, 'scaled', 'top 10% share', '.2f')}")
+
+# %% [markdown]
+# Scaled, the top tenth of the queries carries less than half of the gradient at every width (the
+# gradient is spread over many of them). Unscaled, the share climbs with $d_k$ until a few near-tie
+# queries carry nearly all of it; the other nine tenths share the few percent left. That is
+# the real cost of saturation: not a small gradient, but a **concentrated** one, which changes a
+# query's choice only when it happens to sit near a tie.
 #
 # ## Explore: move $d_k$ and the scale
 # The scores are multiplied by $d_k^{-e}$: $e = 0$ is no scaling, $e = 0.5$ is $1/\sqrt{d_k}$,
-# $e = 1$ divides by $d_k$ (too much: every score shrinks to 0 and the weights become uniform,
-# which is the opposite failure). Left: the scores' histogram; right: one query's weights.
+# $e = 1$ divides by $d_k$. For these random, independent queries and keys, $e = 1$ is too much:
+# every score shrinks towards 0 and the weights become uniform, the opposite failure (the box
+# further down says why trained models can see it differently). Left: the scores' histogram;
+# right: one query's weights; the title gives the mean gradient norm at the scores and at the queries.
 
 # %%
 ak.widgets.scaling_explorer()
@@ -208,7 +277,7 @@ ak.quiz.ask(
      "It learns, but slower and less reliably: some seeds are far behind the scaled model"],
     answer=2,
     explanation="Measured below on 3 seeds: the scaled model reaches a small loss on every seed, the "
-                "unscaled one lags behind on most of them. Skipping the scale does not make learning "
+                "unscaled one lags behind on some of them. Skipping the scale does not make learning "
                 "impossible; it makes it slower and seed-dependent.",
 )
 
@@ -218,7 +287,14 @@ ak.quiz.ask(
 # $i$ must fetch the token at position $7 - i$, which the model can only do by learning queries
 # and keys that match the right positions. The query and key weights start from
 # $\mathcal{N}(0, 1/d_{model})$, so the initial $q$ and $k$ have entries of variance about 2 and
-# the unscaled scores spread with $d_k$ as in section 1. Only `scale` differs between the runs.
+# the unscaled scores spread with $d_k$ as in section 1. Only `scale` differs between the runs:
+# same initial weights for a seed, same batches, same Adam learning rate (3e-3) and 100 steps.
+#
+# Before training we measure, at initialisation, what section 3 predicts for this model: the
+# entropy of the weights, the norm of the gradient at $W_q$, the share of the query gradient
+# carried by the top 10% of the query positions, and how well the $W_q$ gradients of 8 different
+# batches agree with each other (mean cosine similarity between pairs: 1 = the same direction,
+# 0 = unrelated).
 
 # %%
 class OneLayerAttention(nn.Module):
@@ -234,7 +310,8 @@ class OneLayerAttention(nn.Module):
 
     def forward(self, ids):  # (B, T)
         x = self.embed(ids) + self.pos[: ids.shape[1]]  # (B, T, D)
-        context, self.attn_weights = ak.attention(self.q_proj(x), self.k_proj(x), self.v_proj(x),
+        self.queries = self.q_proj(x)  # (B, T, D) kept to measure its gradient
+        context, self.attn_weights = ak.attention(self.queries, self.k_proj(x), self.v_proj(x),
                                                   scale=self.scale)  # (B, T, D), (B, T, T)
         return self.head(context)  # (B, T, V)
 
@@ -244,29 +321,46 @@ def reverse_loss(model, batch):
     return F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten())
 
 
+def at_init(model, seed):
+    """Entropy, |dL/dW_q|, top-10% share of dL/dq and batch-to-batch agreement, before training."""
+    gen = torch.Generator().manual_seed(1000 + seed)
+    directions = []
+    for b in range(8):
+        loss = reverse_loss(model, ak.toy_batch("reverse", 32, 8, generator=gen))
+        grad_w_q, grad_q = torch.autograd.grad(loss, [model.q_proj.weight, model.queries])
+        directions.append(grad_w_q.flatten() / grad_w_q.norm())
+        if b == 0:  # the first batch gives the entropy, the norm and the share
+            entropy, norm_w_q = mean_entropy(model.attn_weights.detach()), grad_w_q.norm().item()
+            per_query = grad_q.norm(dim=-1).flatten() ** 2  # (B * T,)
+            share = (per_query.topk(len(per_query) // 10).values.sum() / per_query.sum()).item()
+    cosines = torch.stack(directions) @ torch.stack(directions).T  # (8, 8)
+    agreement = cosines[~torch.eye(8, dtype=torch.bool)].mean().item()
+    return {"entropy": entropy, "|dL/dW_q|": norm_w_q, "top 10% share": share, "agreement": agreement}
+
+
 def run(d_model, scaled, seed, steps=100):
     torch.manual_seed(seed)
     model = OneLayerAttention(d_model, scaled)
-    with torch.no_grad():  # how saturated is the softmax at initialisation?
-        model(ak.toy_batch("reverse", 64, 8, generator=torch.Generator().manual_seed(99))[0])
-        start_entropy = mean_entropy(model.attn_weights)
+    start = at_init(model, seed)
     losses = ak.train(model, lambda gen: ak.toy_batch("reverse", 32, 8, generator=gen), reverse_loss,
                       steps=steps, lr=3e-3, seed=seed, desc=f"d={d_model} {'scaled' if scaled else 'unscaled'}")
-    return losses, start_entropy
+    return losses, start
 
 
-seeds = [0, 1, 2]
-curves, final = {}, {}
+curves, final, init = {}, {}, {}
 for d_model in (64, 256):
     for scaled in (True, False):
         label = f"d_k={d_model}, {'scaled' if scaled else 'unscaled'}"
         runs = [run(d_model, scaled, seed) for seed in seeds]
         curves[label] = [losses for losses, _ in runs]
         final[label] = [round(sum(losses[-5:]) / 5, 3) for losses, _ in runs]
-        print(f"{label:22s} entropy at init {runs[0][1]:.2f} of {math.log(8):.2f} nats;  "
-              f"loss after 100 steps (mean of last 5), seeds {seeds}: {final[label]}")
+        init[label] = [start for _, start in runs]
+print(f"at initialisation, seeds {seeds} (entropy of uniform weights over 8 keys: {math.log(8):.2f} nats)")
+for label, starts in init.items():
+    print(f"{label:22s} " + "  ".join(f"{key} {[round(s[key], 2) for s in starts]}" for key in starts[0]))
+print(f"after 100 steps: training loss (mean of the last 5 steps), seeds {seeds}")
 for label, losses in final.items():
-    print(f"{label:22s} seeds below loss 0.05 after 100 steps: {sum(v < 0.05 for v in losses)} of {len(seeds)}")
+    print(f"{label:22s} {losses}  -> seeds below 0.05: {sum(v < 0.05 for v in losses)} of {len(seeds)}")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained", sharey=True)
@@ -275,14 +369,44 @@ for ax, d_model in zip(axes, (64, 256)):
                              ax=ax, smooth=5, title=f"d_model = d_k = {d_model}, 3 seeds each")
 
 # %% [markdown]
-# Read the numbers above, not a slogan. The unscaled models start with nearly one-hot weights
-# (entropy at initialisation near 0, against about 1.2 nats for the scaled ones), exactly the
-# saturation of section 2. Adam hides part of the damage: it rescales each parameter's step, so
-# the small gradients of section 3 still move the weights, and some unscaled seeds reach the
-# scaled loss. Others are still far behind after 100 steps, at both widths, while every scaled
-# seed is below 0.05. Skipping the scale does not make training impossible; it makes it **slower
-# and less reliable** (the result depends on the seed), and the saturation grows with the width,
-# which is where real models live ($d_k$ = 64 to 128 per head, many layers deep).
+# Read the numbers above, not a slogan. At initialisation the unscaled models have nearly one-hot
+# weights (entropy near 0, against more than 1 nat scaled), and section 3 shows up in this model
+# too: the gradient at $W_q$ is several times **larger** unscaled, the top tenth of the query
+# positions carries more than 90% of the query gradient, and the $W_q$ gradients of different
+# batches agree less with each other (near 0, against about 0.1 scaled).
+#
+# Adam (Kingma & Ba 2015) divides each weight's step by a running root-mean-square of that
+# weight's own gradients, so the overall size of the gradient, larger or smaller, was never going
+# to decide this. Its direction does, and unscaled, each batch's direction is set by the few
+# queries that happen to sit near a tie in that batch. A query with a one-hot row adds nothing to
+# that batch's gradient; its choice changes only as a side effect of the updates the near-tie
+# queries drive. Whether and when the right choices emerge depends on the seed: after 100 steps
+# some unscaled seeds are below 0.05 like every scaled seed, others are still above 0.5, at both
+# widths. In the figure the unscaled curves sit on long plateaus. (The scaled curves at
+# $d_k = 256$ jump up and down after their loss has dropped below 0.01; that is a different
+# matter, and every scaled seed still ends below 0.05.)
+#
+# Skipping the scale does not make training impossible; it makes it **slower and
+# seed-dependent**, and the saturation at initialisation grows with the width, across the range
+# real heads use (the original Transformer has $d_k = 64$; Vaswani et al. 2017).
+#
+# > **Is $1/\sqrt{d_k}$ the last word? What real models do.** The variance argument holds at
+# > initialisation, for *independent* $q$ and $k$. Training breaks that: a query learns to point at
+# > the keys it needs, and for an aligned pair $q\cdot k$ is a sum of $d_k$ terms of the same sign,
+# > growing like $d_k$, not $\sqrt{d_k}$. So "dividing by $d_k$ over-corrects" is true only at
+# > initialisation (the explorer's $e = 1$). Large models handle the scores' size in several ways:
+# > - **Fold the scale into the initialisation.** T5 (Raffel et al. 2020) computes $q\cdot k$ with no
+# >   $1/\sqrt{d_k}$; its Mesh TensorFlow code initialises $W_q$ with a standard deviation smaller by
+# >   that factor instead, so the scores start at the same size as with the factor.
+# > - **Divide by $d_k$.** µP (Yang et al. 2022, *Tensor Programs V*) uses $1/d_k$, so that the
+# >   scores of the trained, aligned $q$ and $k$ stay the same size as the model is made wider, one
+# >   of the rules that let hyperparameters tuned on a small model transfer to a large one.
+# > - **Normalise $q$ and $k$ (QK-norm).** Henry et al. (2020) L2-normalise queries and keys and
+# >   multiply by a learned scale; Dehghani et al. (2023) apply LayerNorm to them, which they needed
+# >   to train a 22-billion-parameter vision Transformer, whose attention scores otherwise grew
+# >   until the weights were near one-hot and training diverged.
+# > - **Cap the scores.** Gemma 2 (Gemma Team 2024) soft-caps the attention scores,
+# >   $s \mapsto c\,\tanh(s/c)$ with $c = 50$: a smooth ceiling on how large a score can grow.
 #
 # ## Pitfall: the seed's unscaled code, wrong then right
 # The seed shows this as the wrong approach:
@@ -313,18 +437,41 @@ ak.plot_attention(weights_right[0], ax=axes[1], annotate=False, title="right: so
 plt.show()
 
 # %% [markdown]
-# The unscaled map is a set of hard one-hot picks; the scaled map keeps a spread of weights, so
-# every query still gets gradient for every key while it learns.
+# The unscaled map is a set of hard one-hot picks; the scaled map keeps a spread of weights. The
+# gradient at score $s_j$ is proportional to its weight $a_j$, so in the scaled map every key
+# still gets some gradient from every query; in the unscaled map almost all of it goes to the
+# few rows that are not yet one-hot.
 #
 # ## Recap
 # - For unit-variance entries, $\operatorname{Var}(q \cdot k) = d_k$: the scores' spread grows like $\sqrt{d_k}$.
-# - Large score gaps make the softmax one-hot (entropy → 0), and the softmax's Jacobian
-#   $a_i(\delta_{ij} - a_j)$ then vanishes: little gradient reaches the queries and keys.
-# - Dividing by $\sqrt{d_k}$ restores unit variance at every width; dividing by $d_k$ over-corrects.
-# - Skipping the scale made training slower and less reliable here, more so at larger $d_k$;
+# - Large score gaps make the softmax one-hot (entropy → 0), and its Jacobian
+#   $a_i(\delta_{ij} - a_j)$ then vanishes: the gradient at the scores shrinks.
+# - The gradient at the queries and at $W_q$ does **not** shrink: the chain rule multiplies it by
+#   $\|k\| \approx \sqrt{d_k}$, and unscaled it is larger. What saturation does is concentrate it on
+#   the few queries near a tie; the others keep their initial pick (winner-take-all).
+# - Dividing by $\sqrt{d_k}$ restores unit variance at every width, for independent $q$ and $k$ at
+#   initialisation. Trained models also use $1/d_k$ (µP), a scale folded into $W_q$'s
+#   initialisation (T5), QK-norm or soft-capping.
+# - Skipping the scale made training slower and seed-dependent here, at both widths;
 #   it is not a minor detail, nor a guaranteed failure.
 #
-# **Next:** lesson 07 stacks attention into a full Transformer encoder.
+# **Next:** lesson 07 builds the full Transformer around attention.
 #
 # **Exercises:** open `exercises/06_scaled_dot_product.ipynb`: the scaled scores and the entropy
 # of attention weights, each with a check that names the typical mistake.
+#
+# ## References
+# - Vaswani, A., et al. (2017). *Attention Is All You Need*. NeurIPS. (Scaled dot-product
+#   attention, the variance footnote, $d_k = 64$.)
+# - Kingma, D. P., & Ba, J. (2015). *Adam: A Method for Stochastic Optimization*. ICLR.
+# - Raffel, C., et al. (2020). *Exploring the Limits of Transfer Learning with a Unified
+#   Text-to-Text Transformer*. JMLR 21. (T5; no $1/\sqrt{d_k}$ in attention, the factor sits in
+#   the initialisation of $W_q$ in its Mesh TensorFlow code.)
+# - Yang, G., Hu, E. J., et al. (2022). *Tensor Programs V: Tuning Large Neural Networks via
+#   Zero-Shot Hyperparameter Transfer*. (µP; attention scaled by $1/d_k$.)
+# - Henry, A., Dachapally, P. R., Pawar, S., & Chen, Y. (2020). *Query-Key Normalization for
+#   Transformers*. Findings of EMNLP.
+# - Dehghani, M., et al. (2023). *Scaling Vision Transformers to 22 Billion Parameters*. ICML.
+#   (QK LayerNorm against attention-logit growth.)
+# - Gemma Team (2024). *Gemma 2: Improving Open Language Models at a Practical Size*. (Attention
+#   logit soft-capping.)
