@@ -123,10 +123,12 @@ class SegmentMemoryTransformer(nn.Module):
     --------
     >>> model = SegmentMemoryTransformer(vocab_size=10, d_model=16, num_heads=2, segment_len=4)
     >>> ids = torch.randint(0, 10, (3, 12))  # three segments of 4
-    >>> model(ids).shape, model(ids, use_memory=False).shape
-    (torch.Size([3, 12, 10]), torch.Size([3, 12, 10]))
+    >>> model(ids).shape
+    torch.Size([3, 12, 10])
     >>> model.layers[0].attn_weights.shape  # last segment: 4 queries, 4 memory + 4 current keys
     torch.Size([3, 2, 4, 8])
+    >>> model(ids, use_memory=False).shape, model.layers[0].attn_weights.shape  # each segment alone
+    (torch.Size([3, 12, 10]), torch.Size([3, 2, 4, 4]))
     """
 
     def __init__(self, vocab_size: int, d_model: int = 32, num_heads: int = 2, num_layers: int = 1,
