@@ -6,7 +6,6 @@ from torch.nn import functional as F
 
 import attnkit as ak
 
-
 # --- delayed_copy_batch -------------------------------------------------------------------
 
 def test_delayed_copy_targets_are_the_inputs_shifted_by_the_delay():
