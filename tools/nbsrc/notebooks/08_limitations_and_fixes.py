@@ -1,25 +1,23 @@
 # %% [markdown]
 # # 08 · Limits of attention, and the fixes
 #
-# Attention lets every token read every other token. That is its strength and its bill: a
-# sequence of $T$ tokens makes a $T \times T$ score matrix in every head of every layer, so
-# doubling the context quadruples the work. This lesson measures that cost in time and in memory,
-# then the fixes: computing exact attention in tiles without ever storing the matrix (online
-# softmax), reading only a local window or a few blocks (and what accuracy that costs), and
-# reading a long input in segments with a **memory** of the previous segment. It ends with a task
-# where attention is the wrong tool. (What production systems add on top, the KV cache for
-# generation, head pruning and 8-bit weights, is in expert notebook 11.)
+# Every token reads every other token: $T$ tokens make a $T \times T$ score matrix in every head
+# of every layer, so doubling the context quadruples the work. This lesson measures that cost in
+# time and memory, then the fixes: exact attention in tiles that never stores the matrix (online
+# softmax), reading only a window or a few blocks, and reading a long input in segments with a
+# **memory** of the previous one. It ends with a task where attention is the wrong tool. (The KV
+# cache, head pruning and 8-bit weights are in expert notebook 11.)
 #
 # **You will be able to**
-# - predict and measure how the time and the memory of attention grow with $T$, on log-log axes,
-#   and explain why a kernel that stores the $T \times T$ matrix grows faster than $T^2$;
-# - write the online-softmax update and explain why it gives *exact* attention in $O(T)$ memory;
-# - measure what a local window or a block-sparse pattern saves and what accuracy it costs, and
-#   say why dropping the small weights after the fact saves no work;
-# - give a model that reads in segments a memory of the previous segment, and measure what it adds;
+# - measure how the time and memory of attention grow with $T$, and explain why a kernel that
+#   stores the $T \times T$ matrix grows faster than $T^2$;
+# - write the online-softmax update and say why it gives *exact* attention in $O(T)$ memory;
+# - measure what a window or a block-sparse pattern saves and costs, and why dropping small
+#   weights after the fact saves no work;
+# - give a segment-reading model a memory, and measure what it adds;
 # - say when a convolution is the better choice.
 #
-# **Time:** about 40 minutes, plus 20 for the exercises.
+# **Time:** about 55 minutes, plus 20 for the exercises.
 
 # %%
 import math
@@ -54,10 +52,10 @@ ak.quiz.ask(
 # %% [markdown]
 # ## 1. The bill grows as $T^2$
 #
-# For $B$ sequences, $H$ heads of width $d_h$ and length $T$, attention computes
-# $QK^\top$ ($2BHT^2d_h$ floating-point operations), a softmax over $BHT^2$ scores, and the
-# weighted sum of values (another $2BHT^2d_h$). The score matrix alone holds $BHT^2$ numbers.
-# `ak.attention_cost` counts both, so we can print the bill before paying it:
+# For $B$ sequences, $H$ heads of width $d_h$ and length $T$, attention computes $QK^\top$
+# ($2BHT^2d_h$ floating-point operations, FLOPs), a softmax over $BHT^2$ scores and the weighted
+# sum of values (another $2BHT^2d_h$). `ak.attention_cost` counts the FLOPs and the bytes of
+# scores held:
 
 # %%
 print("     T |    GFLOP | scores stored: full | memory-efficient (512 x 512 tiles)")
@@ -68,27 +66,17 @@ for T in (512, 2048, 8192, 32768):
           f"{tiled['score_bytes'] / 2**20:5.0f} MiB")
 
 # %% [markdown]
-# Each ×4 in $T$ is a ×16 in work and in stored scores. At $T = 32768$ one layer's scores need
-# 32 GiB in float32, for one layer of one sequence; computed in tiles of 512 × 512 (section 2) the
-# count is 8 MiB at any length, for the same work. Is the count right? `ak.attention` returns the
-# weights it built, so we can weigh that tensor:
-
-# %%
-q = torch.randn(1, 8, 512, 64)  # (B, H, T, Dh)
-_, attn_weights = ak.attention(q, q, q)  # (B, H, T, T)
-measured = attn_weights.nelement() * attn_weights.element_size()
-print("weights", tuple(attn_weights.shape), "->", measured, "bytes; counted:",
-      ak.attention_cost(512, head_dim=64, num_heads=8)["score_bytes"])
+# Each ×4 in $T$ is ×16 in work and in stored scores: 32 GiB of float32 scores at $T = 32768$,
+# for one layer of one sequence. In tiles of 512 × 512 (section 2) the count is 8 MiB at any
+# length, for the same work. Counts are cheap; below we measure.
 
 # %% [markdown]
-# Now the clock. We time three implementations on the same inputs for $T$ from 128 to 2048
-# (2 heads of width 32, one thread): `ak.attention`, which builds the $T \times T$ scores and
-# returns the weights; `ak.memory_efficient_attention` (section 2), which works in tiles and never
-# stores the matrix; and, for reference, PyTorch's fused `scaled_dot_product_attention` (SDPA).
-# Besides the time of a call, the cell prints the time **per score**, per (query, key) pair (if
-# time grew exactly as $T^2$ it would stay flat), and by how much the time grows when $T$ doubles
-# from 1024 to 2048 (×4 is $T^2$). The times depend on your machine, so this cell's output is not
-# compared by the tests.
+# Now the clock, for $T$ from 128 to 2048 (2 heads of width 32, one thread): `ak.attention`
+# builds the $T \times T$ scores; `ak.memory_efficient_attention` (section 2) works in tiles and
+# never stores them; PyTorch's fused `scaled_dot_product_attention` (SDPA) is there for reference.
+# The cell prints the time **per score** (flat if time grew exactly as $T^2$) and the growth when
+# $T$ doubles from 1024 to 2048 (×4 is $T^2$). Times depend on your machine: the tests do not
+# compare this output.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -121,18 +109,16 @@ ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
                               title="Time of one attention call (2 heads, d_h = 32)")
 
 # %% [markdown]
-# On log-log axes a cost that grows as $T^p$ is a straight line of slope $p$; the dashed guide
-# has slope 2. At small $T$ fixed overheads flatten the curves. From $T = 1024$ to $2048$,
-# `memory_efficient_attention`'s time grows about ×4, like $T^2$, as the count of score pairs
-# says: its time per score stays roughly flat. `ak.attention`'s grows much more than ×4, faster
-# than $T^2$, and its time per score keeps rising; the last line shows it falling behind the tiled
-# kernel as $T$ grows. (Timings wobble, most on a busy machine: rerun the cell to see.)
+# On log-log axes a cost growing as $T^p$ is a line of slope $p$; the dashed guide has slope 2.
+# Fixed overheads flatten the curves at small $T$. From 1024 to 2048 the tiled kernel's time grows
+# about ×4, like $T^2$: its time per score stays roughly flat. `ak.attention`'s grows more than ×4
+# and its time per score keeps rising: the last line shows it falling behind the tiled kernel as
+# $T$ grows. (Timings wobble on a busy machine: rerun the cell.)
 #
-# Is `ak.attention` doing more arithmetic? Count the floating-point operations of the two
-# pure-PyTorch kernels with PyTorch's `FlopCounterMode`, and weigh the memory each call needs with
-# `ak.peak_tensor_bytes`: the most bytes that the tensors created inside the call hold at one
-# time. (It counts the tensors that PyTorch operations create. SDPA is one fused operation whose
-# scratch memory this count cannot see, so it is left out here.)
+# More arithmetic? PyTorch's `FlopCounterMode` counts the FLOPs of the two pure-PyTorch kernels,
+# and `ak.peak_tensor_bytes` weighs the most memory the tensors created inside a call hold at one
+# time (SDPA is left out: its scratch memory lives inside one fused operation, out of this
+# count's sight).
 
 # %%
 peaks = {"ak.attention": [], "memory_efficient_attention": []}
@@ -152,15 +138,11 @@ ax = ak.plot.plot_cost_curves(lengths, peaks, ylabel="peak bytes of tensors crea
                               title="Memory of one attention call, measured")
 
 # %% [markdown]
-# The arithmetic is identical: the same FLOPs, counted, at every length. The memory is not:
-# `ak.attention` holds about two $T \times T$ matrices at once (the scores, then the weights made
-# from them: the measured peak grows along the $T^2$ guide). The tiled kernel's peak grows the same
-# way only while the whole matrix fits in one tile (512 keys by default); beyond that it holds the
-# output and a tile or two of scores, a few MiB that grow only with the output.
-#
-# What does `ak.attention` do with its matrix? `ak.trace_operations` lists the PyTorch operations
-# a call runs and the new tensors each one makes (on a tiny input, $T = 8$, so the shapes are
-# readable):
+# Same FLOPs at every length; not the same memory. `ak.attention` holds about two $T \times T$
+# matrices at once (scores, then weights), along the $T^2$ guide. The tiled kernel's peak grows so
+# only while the matrix fits in one tile (512 keys by default); beyond that it holds the output and
+# a tile or two, a few MiB. What does `ak.attention` do with its matrix? `ak.trace_operations`
+# lists the operations a call runs and the new tensors each makes ($T = 8$, to read the shapes):
 
 # %%
 q, k, v = torch.randn(3, 1, 2, 8, 4).unbind(0)  # each (B, H, T, Dh), T = 8
@@ -169,27 +151,24 @@ for name in ("ak.attention", "SDPA"):
     print(f"{name}: " + "; ".join(f"{op} -> {', '.join(str(s) for s in shapes)}" for op, shapes in made))
 
 # %% [markdown]
-# Three $T \times T$ tensors are written one after the other (the scores, the scaled scores, the
-# weights) and each is read back by the next operation. Once the matrix no longer fits in the
-# processor's caches (the small, fast memories next to its cores; the table above gives the
-# matrix's size), every one of those passes goes to main memory, which delivers bytes far more
-# slowly than the processor does arithmetic on them (Williams et al. 2009): the time goes into
-# moving data, not into FLOPs. That is where the extra slope comes from. The tiled kernel does the
-# same FLOPs one tile at a time, with tiles sized to stay in the cache, and the timing cell printed
-# how much slower the materialising kernel is for the same arithmetic. SDPA runs as one operation (here PyTorch
-# chose its flash-attention kernel for CPUs, which also works in tiles). This is the
-# argument of FlashAttention (Dao et al. 2022): on a GPU, attention is limited by the reads and
-# writes between the large, slow memory and the small, fast on-chip memory, and computing it in
-# tiles with an online softmax (section 2) makes it *faster*, not only smaller. Our CPU numbers
-# show the same effect with a CPU's caches in the role of the fast memory.
+# Three $T \times T$ tensors are written in turn (scores, scaled scores, weights), each read back
+# by the next operation. Once the matrix no longer fits in the processor's caches (the small, fast
+# memories beside its cores), every pass goes to main memory, which delivers bytes far more slowly
+# than the processor computes on them (Williams et al. 2009): the time goes into moving data, not
+# into FLOPs. That is the extra slope. The tiled kernel does the same FLOPs one cache-sized tile at
+# a time; SDPA runs as one operation (here PyTorch's flash-attention kernel for CPUs, also tiled).
+# This is the argument of FlashAttention (Dao et al. 2022): on a GPU, attention is limited by
+# traffic between the large, slow memory and the small, fast on-chip memory, and tiling with an
+# online softmax (section 2) makes it *faster*, not only smaller. Our CPU shows the same effect,
+# with its caches as the fast memory.
 #
 # ## 2. Exact attention without the $T \times T$ matrix: online softmax
 #
-# The softmax needs the maximum and the sum of a whole row of scores, which seems to require the
-# row. It does not: read the keys in blocks and keep, for each query, a running maximum $m$, a
-# running sum $\ell$ of $e^{s - m}$, and a running output $o$ (the unnormalised weighted sum of
-# values). When a new block raises the maximum from $m$ to $m'$, everything accumulated so far was
-# measured against the old maximum, so it is rescaled by $e^{m - m'}$:
+# The softmax needs the maximum and the sum of a whole row of scores, which seems to need the
+# row. It does not: read the keys in blocks and keep, per query, a running maximum $m$, a running
+# sum $\ell$ of $e^{s - m}$ and a running output $o$ (unnormalised weighted sum of values). When a
+# block raises the maximum from $m$ to $m'$, what was accumulated against the old maximum is
+# rescaled by $e^{m - m'}$:
 #
 # $$m' = \max(m, \max_j s_j),\qquad \ell' = e^{m - m'}\,\ell + \sum_j e^{s_j - m'},\qquad
 #   o' = e^{m - m'}\,o + \sum_j e^{s_j - m'}\,v_j$$
@@ -236,13 +215,10 @@ print("without the rescale: max abs diff", round((wrong - exact).abs().max().ite
 print("with the rescale:    max abs diff", round((online - exact).abs().max().item(), 7))
 
 # %% [markdown]
-# Without the rescale, the blocks read before the maximum grew are counted as if their scores
-# were larger than they are: the error is bigger than the outputs themselves. With the rescale
-# the difference is float32 rounding.
-#
-# `ak.memory_efficient_attention` is the same idea with query tiles as well as key tiles, for
-# any batch shape and mask. Checked against `ak.attention` and PyTorch's SDPA with a causal mask
-# and a length (1000) that leaves the last block short:
+# Without the rescale, blocks read before the maximum grew count as if their scores were larger:
+# the error exceeds the outputs themselves. With it, the difference is float32 rounding.
+# `ak.memory_efficient_attention` is the same idea with query tiles too, for any batch shape and
+# mask; checked with a causal mask and a length (1000) that leaves the last block short:
 
 # %%
 q, k, v = torch.randn(3, 1, 4, 1000, 32).unbind(0)  # each (B, H, T, Dh)
@@ -254,21 +230,17 @@ print("max abs diff to ak.attention:", round((tiled - full).abs().max().item(), 
       " to SDPA:", round((tiled - sdpa).abs().max().item(), 6))
 
 # %% [markdown]
-# Exact, up to float32 rounding. The FLOPs are those of full attention; what the tiles remove is
-# the stored matrix and, as section 1 measured, the traffic of moving it. FlashAttention fuses
-# these tiles into one GPU kernel.
+# Exact up to rounding, with the FLOPs of full attention: the tiles remove the stored matrix and,
+# as section 1 measured, the traffic of moving it.
 #
 # ## 3. Local and block-sparse attention: less work, but what does it cost?
 #
-# The other family of fixes computes fewer scores. A **local window** lets query $i$ read only
-# keys with $|i - j| \le w$; a **block-sparse** pattern cuts the sequence into blocks and lets a
-# block read only some blocks (here: itself and its neighbours, plus the first block as a
-# "global" summary; fixed sparse patterns go back to Child et al. 2019, and BigBird, Zaheer et
-# al. 2020, combines local and global blocks with random ones). The work is
-# proportional to the scores kept. What they lose depends on the task, so we measure it on the
-# reversal task of lesson 02, now with a Transformer: output $i$ must read input $T-1-i$, far away
-# for most positions.
-#
+# These fixes compute fewer scores. A **local window** lets query $i$ read keys with
+# $|i - j| \le w$; a **block-sparse** pattern lets each block of queries read only some blocks of
+# keys (here itself, its neighbours and the first block as a "global" one; fixed sparse patterns go
+# back to Child et al. 2019, and BigBird, Zaheer et al. 2020, adds random blocks). Work is
+# proportional to the scores kept; what is lost depends on the task. We measure it on lesson 02's
+# reversal task, now with a Transformer: output $i$ reads input $T-1-i$, far away for most $i$.
 # First, the fast kernels compute what the masks say:
 
 # %%
@@ -297,8 +269,8 @@ ak.quiz.ask(
 )
 
 # %% [markdown]
-# We train the same small Transformer (2 layers, 4 heads) with full attention from three seeds,
-# then evaluate each with masks it never saw in training.
+# Three seeds of a small Transformer (2 layers, 4 heads), trained with full attention, then
+# evaluated with masks they never saw:
 
 # %%
 T, seeds = 16, (0, 1, 2)
@@ -312,9 +284,9 @@ for seed in seeds:
           f"accuracy with full attention {ak.toy_task_accuracy(model, 'reverse', T):.3f}")
 
 # %% [markdown]
-# For each mask: the share of the score matrix it keeps, and the accuracy (lowest to highest over
-# the three seeds) overall, on the outputs whose partner $T-1-i$ the mask keeps, and on the
-# outputs whose partner it cuts (guessing would be right 10% of the time):
+# For each mask: the share of scores kept and the accuracy (lowest–highest over the seeds)
+# overall, on outputs whose partner $T-1-i$ the mask keeps, and on those whose partner it cuts
+# (guessing scores 0.1):
 
 # %%
 partner = torch.arange(T).flip(0)  # output i reads input T - 1 - i
@@ -364,23 +336,17 @@ ax = ak.plot.plot_quality_vs_cost({"local window": (window_kept, window_acc),
                                   title="Reversal: accuracy vs scores kept (mean of 3 seeds)")
 
 # %% [markdown]
-# The three seeds agree, and the split explains the accuracy: the outputs whose partner the mask
-# keeps stay right, the outputs whose partner it cuts fall to guessing. For the local window, cost
-# saved and accuracy lost move together: each far score it drops is one that some output needed.
-# The block-sparse points show that *which* scores are kept matters more than *how many*: with
-# blocks of 4, one neighbour block and the first block global, the pattern happens to keep every
-# pair $(i, T-1-i)$ that reversal reads (the middle blocks are neighbours, the end blocks reach
-# each other through the global block). It keeps 87.5% of the scores, about as many as window 10
-# (88.3%), and keeps its accuracy, where window 10 loses a third of the answers.
-#
-# So a sparse pattern pays off when it matches what the task needs. Longformer (Beltagy et al.
-# 2020) and BigBird (Zaheer et al. 2020) combine a sliding window with a few global tokens and
-# **train** with that pattern from the start; here the pattern was imposed on a model trained
-# with full attention, and only the task's own structure decides what survives.
+# The seeds agree, and the split explains the accuracy: outputs whose partner is kept stay right,
+# the others fall to guessing. *Which* scores are kept matters more than *how many*: blocks of 4
+# with one neighbour and a global block happen to keep every pair $(i, T-1-i)$ (middle blocks are
+# neighbours, end blocks meet through the global one). That pattern keeps 87.5% of the scores,
+# about as many as window 10 (88.3%), and keeps its accuracy; window 10 loses a third of the
+# answers. A pattern pays off when it matches the task: Longformer (Beltagy et al. 2020) and
+# BigBird combine a sliding window with a few global tokens and **train** with it; here it was
+# imposed after training.
 #
 # ## Explore: the window width
-# Slide the window: the mask, the fraction of scores it keeps and the accuracy measured above
-# (mean of the three seeds).
+# Slide the window: its mask, the share of scores kept and the accuracy above (mean of 3 seeds).
 
 # %%
 ak.widgets.window_explorer(T, windows, window_acc, chance=0.1)
@@ -392,10 +358,10 @@ ak.widgets.window_explorer(T, windows, window_acc, chance=0.1)
 ak.widgets.draw_window_tradeoff(T, 4, windows, window_acc, chance=0.1)
 
 # %% [markdown]
-# **Myth: "attention ignores the unimportant tokens, so cutting them is free".** Two questions
-# hide in it. First: were the weights a window cuts small? For each model, the weight each output
-# puts on its partner key (the largest over the 4 heads, averaged over outputs, on 512 sequences),
-# and the share of all weight that falls outside window 10, layer by layer:
+# **Myth: "attention ignores the unimportant tokens, so cutting them is free".** First question:
+# were the weights the windows cut small? Per model and layer: the weight each output puts on its
+# partner key (largest over the 4 heads, averaged over outputs and 512 sequences), and the share
+# of all weight outside window 10:
 
 # %%
 inputs, _ = ak.toy_batch("reverse", 512, T, generator=torch.Generator().manual_seed(1))
@@ -410,12 +376,10 @@ for seed, model in zip(seeds, models):
           f"share outside window 10, layer 0 {outside[0]:.2f}, layer 1 {outside[1]:.2f}")
 
 # %% [markdown]
-# Not small at all: in layer 1 each output puts nearly all of one head's weight on its partner,
-# and for every output whose partner lies outside the window, that is the weight the window cuts.
-# The windows fail because they cut *large* weights, the ones reversal reads. Second question:
-# what if we drop only weights that really are small? In each layer, drop every weight below 0.05
-# (for each query and head) and let the softmax share the rest out again, which is what a mask
-# does:
+# Not small: in layer 1 each output puts nearly all of one head's weight on its partner, and when
+# the partner lies outside the window, that is what the window cuts. The windows cut *large*
+# weights. Second question: what if we drop only small ones? In each layer, drop every weight
+# below 0.05 and let the softmax share the rest out again (a mask does that):
 
 # %%
 def drop_small_weights(model, ids, threshold):
@@ -438,31 +402,25 @@ for seed, model in zip(seeds, models):
           f"{sum(removed) / len(removed):.0%} overall; accuracy {accuracy:.3f}")
 
 # %% [markdown]
-# Most of the scores go, and the accuracy stays: here the small weights really were dispensable.
-# But look at how we found them. `drop_small_weights` first ran every layer in full: all of
-# $QK^\top$ and the whole softmax, only to learn which weights are small. Dropping them afterwards
-# saves none of that work (at most part of the weighted sum of values). To save work you must
-# decide which scores to skip **before** computing them: with a fixed pattern (a window, blocks:
-# cheap, but it must match the task, as measured above), or with a cheap guess of which keys will
-# score high, as Reformer does by hashing similar queries and keys into the same bucket (Kitaev et
-# al. 2020).
+# Most scores go and the accuracy stays: these small weights were dispensable. But to find them,
+# `drop_small_weights` first ran every layer in full, all of $QK^\top$ and the softmax. Dropping
+# them afterwards saves none of that work (at most part of the weighted sum of values). Saving
+# work means choosing the scores to skip **before** computing them: a fixed pattern (cheap, but it
+# must match the task, as measured above), or a cheap guess of which keys will score high, as
+# Reformer does by hashing similar queries and keys into the same bucket (Kitaev et al. 2020).
 #
 # ## 4. Memory-augmented attention: reading a long input in segments
 #
-# Another way around the $T^2$ bill is to read a long input in **segments** of $S$ tokens: each
-# segment costs $S^2$ scores, so the whole input costs $T \cdot S$, growing linearly. The catch: a
-# token can no longer see anything before its own segment. Transformer-XL (Dai et al. 2019) gives
-# the model a **memory**: in every layer, the hidden states of the previous segment are kept and
-# the current segment's queries attend over them as extra keys and values. The memory is not
-# trained through (its gradient is stopped, it is `detach`ed), and positions must be relative,
-# because absolute positions would repeat in every segment. (Transformer-XL introduced a relative
-# encoding for this; our model learns one score bias per head and per distance between query and
-# key, a simpler scheme in the style of T5, Raffel et al. 2020.)
+# Reading a long input in **segments** of $S$ tokens costs $S^2$ scores per segment, $T \cdot S$ in
+# all: linear in $T$. But no token sees anything before its segment. Transformer-XL (Dai et al.
+# 2019) adds a **memory**: each layer keeps the previous segment's hidden states, and the current
+# queries attend over them as extra keys and values. No gradient flows into the memory (it is
+# `detach`ed), and positions must be relative, since absolute ones would repeat in every segment
+# (our model learns one score bias per head and distance, in the style of T5, Raffel et al. 2020).
 #
-# `ak.SegmentMemoryTransformer` is such a model (one layer, 2 heads, segments of 8 tokens, a
-# memory of 8 hidden states); `model(ids, use_memory=False)` reads every segment alone. The task,
-# `ak.delayed_copy_batch`: output $t$ is input $t - 8$. With segments of 8 every answer lies in
-# the *previous* segment.
+# `ak.SegmentMemoryTransformer` is such a model (1 layer, 2 heads, segments and memory of 8);
+# `use_memory=False` reads each segment alone. The task, `ak.delayed_copy_batch`: output $t$ is
+# input $t - 8$, so every answer lies in the *previous* segment.
 
 # %%
 ak.quiz.ask(
@@ -476,10 +434,9 @@ ak.quiz.ask(
 )
 
 # %% [markdown]
-# We train the model with and without the memory on 16-digit inputs (two segments), three seeds
-# each, the same learning rate and the same 100 steps, and measure the accuracy on the positions
-# that have an answer (the second segment). Then we let the models read much longer inputs,
-# 128 digits (16 segments), than they were trained on:
+# With and without memory: three seeds each, same learning rate, same 100 steps on 16 digits (two
+# segments); accuracy on the positions that have an answer, on 16 digits and on 128 (16 segments,
+# longer than in training):
 
 # %%
 def train_segment_model(seed, use_memory):
@@ -512,11 +469,9 @@ for use_memory in (True, False):
               f"{copy_accuracy(m, 16, use_memory):.3f}, on 128 digits {copy_accuracy(m, 128, use_memory):.3f}")
 
 # %% [markdown]
-# Without the memory every seed stays at chance (the digit it needs is simply not there); with it
-# every seed copies across the segment boundary, and keeps doing so over 16 segments although it
-# was trained on two: the memory is passed on from segment to segment, and each segment still
-# attends over only 8 + 8 keys. Where does a query look? One head's weights for the last segment
-# of a 128-digit input, seed 0:
+# Without memory every seed stays at chance (the digit is not there); with it every seed copies
+# across the boundary, over 16 segments too, each still attending over only 8 + 8 keys. Where
+# does a query look? The last segment of a 128-digit input, seed 0:
 
 # %%
 model = segment_models[True, 0]
@@ -536,24 +491,18 @@ ax = ak.plot_attention(weights[head], x_labels=keys, y_labels=[f"c{i}" for i in 
                        title=f"head {head}: current-segment queries over [memory; current]")
 
 # %% [markdown]
-# Each query $c_i$ puts its largest weight on memory slot $m_i$: the token exactly 8 positions back,
-# in the previous segment.
-#
-# The memory has limits: one layer reaches back only as far as the memory is long, and with the
-# gradient stopped no loss of a later segment shapes what an earlier segment stores: the model
-# uses whatever its states already hold. In Transformer-XL each layer's memory holds states that already read the segment before,
-# so the reach grows with the number of layers times the segment length (Dai et al. 2019). Keeping
-# earlier keys and values around is also what a KV cache does while a model generates text; expert
-# notebook 11 builds one.
+# Query $c_i$ puts its largest weight on memory slot $m_i$, exactly 8 tokens back. Limits: one
+# layer reaches back only as far as its memory, and no loss of a later segment shapes what an
+# earlier one stores. With several layers the memory holds states that already read the segment
+# before, so the reach grows with layers times segment length (Dai et al. 2019). Keeping earlier
+# keys and values is also what a KV cache does in generation: expert notebook 11 builds one.
 #
 # ## 5. When *not* to use attention
 #
-# If every output depends only on a few neighbours, attention's ability to read anything
-# anywhere is wasted. A task like that: output $t$ is $(x_{t-1} + x_t) \bmod 10$. We train a
-# small convolution and a one-layer Transformer with the same learning rate, warm-up, clipping
-# and number of steps, three seeds each, and record after how many steps each has solved it: the
-# first step from which 20 fresh training batches in a row (each scored before the model learns
-# from it) are tagged at least 99% right.
+# When every output depends on a few neighbours, reading anything anywhere is wasted. Task:
+# output $t$ is $(x_{t-1} + x_t) \bmod 10$. A small convolution and a one-layer Transformer, same
+# learning rate, warm-up, clipping and steps, three seeds each; "solved" at the first step from
+# which 20 fresh batches in a row (each scored before the model learns from it) are ≥ 99% right.
 
 # %%
 def neighbour_sum_batch(generator, batch_size=32, length=16):
@@ -604,12 +553,11 @@ for name, make in makers.items():
     print(f"{name:12s} {n_params:5d} parameters, steps to solve per seed: {solved} (of 350)")
 
 # %% [markdown]
-# Same learning rate, same steps: the convolution solves the task several times sooner, on
-# every seed, with fewer parameters. The Transformer has to *learn*, from its positional
-# encodings, to look exactly one position back; the convolution's shape builds that in.
-# And the convolution's work per token does not depend on $T$, attention's grows with $T$. Time per
-# token of one forward pass at two lengths (fresh models: the time does not depend on the weights'
-# values; fixed per-call overheads make the short input look dearer per token):
+# The convolution solves it several times sooner on every seed, with fewer parameters: the
+# Transformer must *learn*, from its positional encodings, to look one position back; the
+# convolution's shape builds that in. Its work per token is also independent of $T$, attention's
+# grows with $T$. Time per token at two lengths (fresh models; per-call overheads make the short
+# input look dearer):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -623,30 +571,27 @@ for n in (128, 512):
     print(f"T = {n:3d}: per token, convolution {t_conv / n * 1e6:5.2f} us, Transformer {t_attn / n * 1e6:6.2f} us")
 
 # %% [markdown]
-# Attention earns its cost when outputs need information from far away: from fixed far
-# positions (reversal, where a single convolution would need a kernel as wide as the sequence) or from
-# places that depend on the content (looking up a value by its key; aligning words in translation,
-# Bahdanau et al. 2015). For local
-# patterns a convolution does the job in $O(T)$; for long signals, recurrent and state-space
-# models are $O(T)$ alternatives (Gu and Dao 2023), and hybrids combine convolutions for local
-# features with attention for global context (Gulati et al. 2020, for speech).
+# Attention earns its cost when outputs need information from far away: fixed far positions
+# (reversal, where one convolution would need a kernel as wide as the sequence) or places that
+# depend on the content (a value looked up by its key; aligning words in translation, Bahdanau et
+# al. 2015). For local patterns a convolution does the job in $O(T)$; for long signals, recurrent
+# and state-space models are $O(T)$ alternatives (Gu and Dao 2023); hybrids use convolutions for
+# local features and attention for global context (Gulati et al. 2020, for speech).
 #
 # ## Recap
-# - Attention does $O(T^2)$ work per head and layer. A kernel that stores the $T \times T$ matrix
-#   also needs $O(T^2)$ memory, and its time grows faster than $T^2$ once the matrix outgrows the
-#   caches: moving the matrix, not the arithmetic, is the bill (Dao et al. 2022).
-# - **Online softmax** (running max, sum and output, rescaled by $e^{m - m'}$ when the max grows)
-#   gives *exact* attention with memory for one tile; forgetting the rescale gives wrong outputs.
-# - **Local and block-sparse** attention do work proportional to the scores they keep; what they
-#   lose is exactly the outputs whose needed pairs they drop. Dropping small weights after
-#   computing them saves no work.
-# - A **memory** of the previous segment (Transformer-XL) lets a model that reads in segments use
-#   what came before, at a cost per segment that does not grow with the input.
+# - Attention does $O(T^2)$ work. Storing the $T \times T$ matrix costs $O(T^2)$ memory and, once
+#   it outgrows the caches, time beyond $T^2$: moving it is the bill (Dao et al. 2022).
+# - **Online softmax** (running max, sum and output, rescaled by $e^{m - m'}$) gives *exact*
+#   attention with one tile of memory; forgetting the rescale gives wrong outputs.
+# - **Local and block-sparse** attention work in proportion to the scores kept and lose the outputs
+#   whose pairs they drop. Dropping small weights after computing them saves no work.
+# - A **memory** of the previous segment (Transformer-XL) lets a segment reader use what came
+#   before, at a cost per segment that does not grow with the input.
 # - On a local task a convolution learned several times faster here, and it runs in $O(T)$.
 #
-# **Exercises:** `exercises/08_limitations_and_fixes.ipynb`: write the online-softmax loop and a
-# causal sliding-window mask; the checkers name the usual mistakes (a forgotten rescale, an
-# off-by-one window). The KV cache, head pruning and int8 weights are in expert notebook 11.
+# **Exercises:** `exercises/08_limitations_and_fixes.ipynb`: the online-softmax loop and a causal
+# sliding-window mask; the checkers name the usual mistakes (a forgotten rescale, an off-by-one
+# window). The KV cache, head pruning and int8 weights: expert notebook 11.
 #
 # ## References
 # - Bahdanau, Cho and Bengio (2015). *Neural Machine Translation by Jointly Learning to Align and
