@@ -67,10 +67,11 @@ for T in (512, 2048, 8192, 32768):
 
 # %% [markdown]
 # Each ×4 in $T$ is ×16 in work and in stored scores: 32 GiB of float32 scores at $T = 32768$,
-# for one layer of one sequence. In tiles of 512 × 512 (section 2) the count is 8 MiB at any
-# length, for the same work. Now we measure: first the clock, for $T$ from 128 to 2048 (2 heads of width 32, one thread): `ak.attention`
-# builds the $T \times T$ scores; `ak.memory_efficient_attention` (section 2) works in tiles and
-# never stores them; PyTorch's fused `scaled_dot_product_attention` (SDPA) is there for reference.
+# for one layer (8 heads) of one sequence. In tiles of 512 × 512 (section 2) the count is 8 MiB
+# at any length, for the same work. Now we measure, first the clock, for $T$ from 128 to 2048
+# (2 heads of width 32, one thread): `ak.attention` builds the $T \times T$ scores;
+# `ak.memory_efficient_attention` (section 2) works in tiles and never stores them; PyTorch's
+# fused `scaled_dot_product_attention` (SDPA) is there for reference.
 # The cell prints the time **per score** (flat if time grew exactly as $T^2$) and the growth when
 # $T$ doubles from 1024 to 2048 (×4 is $T^2$). Times depend on your machine: the tests do not
 # compare this output.
@@ -334,9 +335,9 @@ ax = ak.plot.plot_quality_vs_cost({"local window": (window_kept, window_acc),
 
 # %% [markdown]
 # The seeds agree, and the split explains the accuracy: outputs whose partner is kept stay right
-# or nearly (all 1.000 from window 8 on), the others fall to guessing. *Which* scores are kept matters more than *how many*: blocks of 4
-# with one neighbour and a global block happen to keep every pair $(i, T-1-i)$ (middle blocks are
-# neighbours, end blocks meet through the global one). That pattern keeps 87.5% of the scores,
+# or nearly (all 1.000 from window 8 on), the others fall to guessing. *Which* scores are kept
+# matters more than *how many*: blocks of 4 with one neighbour and a global block happen to keep
+# every pair $(i, T-1-i)$ (middle blocks are neighbours, end blocks meet through the global one). That pattern keeps 87.5% of the scores,
 # about as many as window 10 (88.3%), and keeps its accuracy; window 10 loses a third of the
 # answers. A pattern pays off when it matches the task: Longformer (Beltagy et al. 2020) and
 # BigBird combine a sliding window with a few global tokens and **train** with it; here it was
@@ -373,8 +374,8 @@ for seed, model in zip(seeds, models):
           f"share outside window 10, layer 0 {outside[0]:.2f}, layer 1 {outside[1]:.2f}")
 
 # %% [markdown]
-# Not small: in layer 1 each output puts nearly all of one head's weight on its partner, and when
-# the partner lies outside the window, that is what the window cuts. The windows cut *large*
+# Not small: in layer 1 an output puts, on average, nearly all of one head's weight on its
+# partner, and when the partner lies outside the window, that is what the window cuts. The windows cut *large*
 # weights. Second question: what if we drop only small ones? In each layer, drop every weight
 # below 0.05 and let the softmax share the rest out again (a mask does that):
 
