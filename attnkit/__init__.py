@@ -10,6 +10,8 @@ from .data import *  # noqa: F401,F403
 from .efficient import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .masks import *  # noqa: F401,F403
+from .measure import *  # noqa: F401,F403
+from .memory import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .plot import plot_attention  # noqa: F401
 from .positional import *  # noqa: F401,F403

@@ -1,11 +1,12 @@
 # %% [markdown]
 # # 08 · Limits of attention and their fixes: exercises
 #
-# Three functions, each followed by a check cell that compares yours with the reference on many
+# Two functions, each followed by a check cell that compares yours with the reference on many
 # generated inputs and prints one line: ✅ when it matches, ❌ with what differs (and the usual
 # mistake by name when it recognises one), ✏️ while the stub is still there. Replace
 # `raise NotImplementedError()` with your code, run the cell, then run its check.
-# Lesson: `notebooks/08_limitations_and_fixes.ipynb`.
+# Lesson: `notebooks/08_limitations_and_fixes.ipynb`. (The exercise on one generation step with a
+# KV cache is in expert notebook 11, next to the cache itself.)
 
 # %%
 import math
@@ -74,32 +75,12 @@ def sliding_window_mask(n, window):
 ak.check.sliding_window_mask(sliding_window_mask)
 
 # %% [markdown]
-# ## Exercise 3: one generation step with a KV cache
-# When a decoder generates token $t$, the keys and values of tokens $0 .. t-1$ are already in the
-# cache. Write `cached_attention_step(query, key, value, cache_key, cache_value)`: `query`, `key`,
-# `value` are the new token's, each `(B, H, 1, Dh)`; the caches are `(B, H, t, Dh)`. Append the
-# new key and value to the caches (tokens are axis `-2`), attend from the new query to **every**
-# cached token including itself (scale $1/\sqrt{d_k}$; no mask is needed: the cache holds only
-# the past), and return `(output, new_cache_key, new_cache_value)` with shapes `(B, H, 1, Dh)`,
-# `(B, H, t + 1, Dh)`, `(B, H, t + 1, Dh)`. You may use `ak.attention`.
-
-# %%
-def cached_attention_step(query, key, value, cache_key, cache_value):
-    ### BEGIN SOLUTION
-    cache_key = torch.cat([cache_key, key], dim=-2)  # (B, H, t + 1, Dh)
-    cache_value = torch.cat([cache_value, value], dim=-2)  # (B, H, t + 1, Dh)
-    output, _ = ak.attention(query, cache_key, cache_value)  # (B, H, 1, Dh)
-    return output, cache_key, cache_value
-    ### END SOLUTION
-
-# %%
-ak.check.cached_attention_step(cached_attention_step)
-
-# %% [markdown]
 # ## Going further (not checked)
 # - How many `True` entries does `sliding_window_mask(n, w)` hold for `n` much larger than `w`?
 #   What fraction of the causal mask is that for `n = 4096, w = 256`?
 # - Add a `mask` argument to your online-softmax function. What must happen to a query whose
 #   keys are all masked (its running sum stays 0)? Compare with `ak.memory_efficient_attention`.
-# - `torch.cat` in exercise 3 copies the whole cache at every step. `ak.KVCache` preallocates its
-#   buffers and writes into them; time 500 steps of each.
+#
+# ## References
+# - Jiang et al. (2023). *Mistral 7B.* (Sliding-window attention in a decoder language model.)
+# - Milakov and Gimelshein (2018). *Online normalizer calculation for softmax.*
