@@ -23,8 +23,6 @@
 # **Time:** about 35 minutes, plus 20 for the exercises.
 
 # %%
-import math
-
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -130,6 +128,13 @@ _, alibi_weights = ak.attention(zeros, zeros, zeros, mask=causal_alibi)         
 for h in range(4):
     print(f"head {h} (slope {ak.alibi_slopes(4)[h].item():.4f}), query 5 attends:",
           [round(w, 3) for w in alibi_weights[h, 5].tolist()])
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(12, 2.9), layout="constrained")
+for h, ax in enumerate(axes):
+    ak.plot_attention(alibi_weights[h], ax=ax, colorbar=False, annotate=False,
+                      title=f"head {h}, slope {ak.alibi_slopes(4)[h].item():.4f}")
+_ = fig.suptitle("causal ALiBi, no content: each head's weights fall off with distance at its own rate")
 
 # %% [markdown]
 # ## Checked against PyTorch
