@@ -4,10 +4,10 @@
 # *Expert zone (optional): this lesson goes past the eight core steps, to what today's models use.*
 #
 # Lesson 04 gave each position a fingerprint by **adding** sinusoidal vectors to the embeddings.
-# Many recent models do it differently: **RoPE** (rotary position embedding, Su et al., 2021)
-# rotates every query and key by an angle proportional to its position, and **ALiBi** (attention
-# with linear biases, Press et al., 2022) subtracts a penalty proportional to the distance from
-# every score. Both put the *offset* between two tokens into the score. The hope: a model trained on
+# Widely used recent models do it differently. **RoPE** (rotary position embedding, Su et al.,
+# 2021; used in LLaMA, Touvron et al., 2023) rotates every query and key by an angle proportional to
+# its position. **ALiBi** (attention with linear biases, Press et al., 2022; used in BLOOM,
+# BigScience Workshop, 2022) subtracts a penalty proportional to the distance from every score. Both put the *offset* between two tokens into the score. The hope: a model trained on
 # short sequences keeps working on longer ones, because it never needed the absolute positions.
 # Here we build both, measure what they do to a score, and then run the experiment: the same
 # small model with five ways of knowing positions, trained on 16 tokens and tested on 64.
@@ -98,8 +98,8 @@ print(f"positions (5, 3), offset 2 instead of 3: score {rope_score(5, 3):.4f}")
 
 # %% [markdown]
 # Same offset, same score, to four decimals, however far along the sequence the pair sits; change
-# the offset and the score changes. (Float32 rounding grows with the angle, which is why the check
-# inside `ak.apply_rope` computes the angles in float64.)
+# the offset and the score changes. (Float32 rounding of a large angle costs precision, which is why
+# `ak.apply_rope` computes the angles in float64 before it rotates.)
 #
 # ## ALiBi: a penalty for distance
 #
@@ -130,11 +130,15 @@ for h in range(4):
           [round(w, 3) for w in alibi_weights[h, 5].tolist()])
 
 # %%
-fig, axes = plt.subplots(1, 4, figsize=(12, 2.9), layout="constrained")
-for h, ax in enumerate(axes):
-    ak.plot_attention(alibi_weights[h], ax=ax, colorbar=False, annotate=False,
-                      title=f"head {h}, slope {ak.alibi_slopes(4)[h].item():.4f}")
-_ = fig.suptitle("causal ALiBi, no content: each head's weights fall off with distance at its own rate")
+mask_32 = ak.alibi_bias(4, 32).masked_fill(~ak.causal_mask(32), float("-inf"))     # (H, 32, 32)
+_, weights_32 = ak.attention(torch.zeros(4, 32, 8), torch.zeros(4, 32, 8), torch.zeros(4, 32, 8), mask=mask_32)
+fig, ax = plt.subplots(figsize=(6.5, 3.2), layout="constrained")
+for h in range(4):
+    ax.plot(range(32), weights_32[h, 31].flip(0).numpy(), marker=".",           # offsets 0, 1, ..., 31
+            label=f"head {h}, slope {ak.alibi_slopes(4)[h].item():.4f}")
+ax.set(xlabel="offset i - j (query 31)", ylabel="attention weight",
+       title="causal ALiBi, no content: the weight falls with distance, at each head's own rate")
+_ = ax.legend(fontsize=8)
 
 # %% [markdown]
 # ## Checked against PyTorch
@@ -398,6 +402,9 @@ _ = ax_rope.set_ylabel("attention on offsets >= 16")
 # - Press, Smith, Lewis (2022). *Train Short, Test Long: Attention with Linear Biases Enables Input
 #   Length Extrapolation.* ICLR 2022.
 # - Vaswani et al. (2017). *Attention Is All You Need.* NeurIPS 2017 (sinusoidal positions).
+# - Touvron et al. (2023). *LLaMA: Open and Efficient Foundation Language Models.* arXiv:2302.13971 (RoPE).
+# - BigScience Workshop (2022). *BLOOM: A 176B-Parameter Open-Access Multilingual Language Model.*
+#   arXiv:2211.05100 (ALiBi).
 # - Kazemnejad, Padhi, Natesan Ramamurthy, Das, Reddy (2023). *The Impact of Positional Encoding on
 #   Length Generalization in Transformers.* NeurIPS 2023.
 # - Chen, Wong, Chen, Tian (2023). *Extending Context Window of Large Language Models via
