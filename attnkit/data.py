@@ -305,3 +305,53 @@ def two_relations_batch(batch_size: int, length: int, vocab_size: int = 16,
 
 
 # --- lesson 07 ---
+
+
+# --- lesson 09 ---
+
+__all__ += ["offset_lookup_batch"]
+
+
+def offset_lookup_batch(batch_size: int, length: int, offset: int = 3, vocab_size: int = 16,
+                        generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lesson 09's task: at every position, output the token ``offset`` places back.
+
+    The rule is the same at every position and every length, so a model that has learned
+    it at short lengths *could* apply it to longer sequences; whether it does depends on
+    how it represents positions. A causal model sees ``x[t - offset]`` at position ``t``;
+    the first ``offset`` positions have no answer (target ``-100``, the ignore index).
+
+    Parameters
+    ----------
+    batch_size, length : int
+        ``B`` and ``T``; ``length`` is more than ``offset``.
+    offset : int
+        How far back to look, at least 1.
+    vocab_size : int
+        Tokens are uniform in ``0 .. vocab_size - 1``; chance accuracy is ``1 / vocab_size``.
+    generator : torch.Generator, optional
+        Seeded generator for reproducible batches.
+
+    Returns
+    -------
+    inputs, targets : torch.LongTensor, shape ``(B, T)``
+
+    Examples
+    --------
+    >>> x, y = offset_lookup_batch(1, 6, offset=2, vocab_size=10,
+    ...                            generator=torch.Generator().manual_seed(0))
+    >>> x, y
+    (tensor([[4, 9, 3, 0, 3, 9]]), tensor([[-100, -100,    4,    9,    3,    0]]))
+    """
+    batch_size = require_int(batch_size, "batch_size", minimum=1)
+    offset = require_int(offset, "offset", minimum=1)
+    length = require_int(length, "length", minimum=1)
+    if length <= offset:
+        raise ValueError(f"length={length} must exceed offset={offset}: no position would have an answer")
+    vocab_size = require_int(vocab_size, "vocab_size", minimum=2)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    inputs = torch.randint(0, vocab_size, (batch_size, length), generator=generator)  # (B, T)
+    targets = torch.full_like(inputs, -100)  # (B, T)
+    targets[:, offset:] = inputs[:, :-offset]
+    return inputs, targets

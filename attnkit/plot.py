@@ -416,3 +416,61 @@ def plot_quality_vs_cost(curves, ax=None, chance: float | None = None, highlight
     if title:
         ax.set_title(title)
     return ax
+
+
+# --- lesson 09 figures ----------------------------------------------------------------
+
+__all__ += ["plot_accuracy_by_position"]
+
+
+def plot_accuracy_by_position(curves: dict, train_len: int, ax=None, chance: float | None = None,
+                              title=None):
+    """Accuracy against position, one line per model with its seeds' spread (lesson 09).
+
+    Parameters
+    ----------
+    curves : dict of name -> tensor ``(S, T)``
+        Per seed (rows) the accuracy at each position (columns); NaN where there is no target.
+        The line is the mean over seeds, the band runs from the lowest to the highest seed.
+    train_len : int
+        Length of the training sequences: positions ``0 .. train_len - 1`` are shaded.
+    chance : float, optional
+        Drawn as a dotted line.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> acc = torch.tensor([[float("nan"), 1.0, 1.0, 0.5], [float("nan"), 1.0, 0.8, 0.3]])
+    >>> ax = plot_accuracy_by_position({"rope": acc}, train_len=2, chance=0.1)
+    >>> ax.get_xlabel()
+    'position t (= the last position of a sequence of length t + 1)'
+    >>> plt.close("all")
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError("curves must be a non-empty dict of name -> (seeds, positions) tensor")
+    for name, acc in curves.items():
+        if not isinstance(acc, torch.Tensor) or acc.dim() != 2:
+            raise ValueError(f"curves[{name!r}] must be a (seeds, positions) tensor, got "
+                             f"{tuple(acc.shape) if isinstance(acc, torch.Tensor) else type(acc).__name__}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
+    ax.axvspan(-0.5, train_len - 0.5, color="0.9", label=f"positions seen in training (< {train_len})")
+    for name, acc in curves.items():
+        acc = acc.detach().float()
+        t = torch.arange(acc.shape[1])
+        keep = ~acc.isnan().all(0)  # positions with a target
+        line, = ax.plot(t[keep].numpy(), acc[:, keep].mean(0).numpy(), label=name)
+        ax.fill_between(t[keep].numpy(), acc[:, keep].amin(0).numpy(), acc[:, keep].amax(0).numpy(),
+                        color=line.get_color(), alpha=0.2, linewidth=0)
+    if chance is not None:
+        ax.axhline(chance, color="black", linestyle=":", linewidth=1, label="chance")
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_xlabel("position t (= the last position of a sequence of length t + 1)")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if title:
+        ax.set_title(title)
+    return ax

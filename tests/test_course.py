@@ -259,3 +259,33 @@ def test_doc_generator_reads_title_time_and_quizzes():
     assert replaced(text, "x", ["new"]) == "a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb"
     with pytest.raises(ValueError, match="markers"):
         replaced("no markers", "x", ["new"])
+
+
+def lesson_numbers(lines: list[str]) -> list[int]:
+    return [int(m.group(1)) for line in lines if (m := re.match(r"^\| (\d\d) \|", line))]
+
+
+def test_lesson_map_keeps_core_lessons_first_and_the_expert_zone_under_its_own_heading():
+    from make_doc_figures import CORE_LESSONS, EXPERT_HEADING, lesson_rows
+
+    rows = lesson_rows()
+    assert rows.count(EXPERT_HEADING) == 1, "the lesson map needs exactly one expert-zone heading"
+    cut = rows.index(EXPERT_HEADING)
+    core, expert = lesson_numbers(rows[:cut]), lesson_numbers(rows[cut:])
+    assert core == list(range(1, CORE_LESSONS + 1)), f"core table lists lessons {core}"
+    assert expert and all(n > CORE_LESSONS for n in expert), f"expert table lists lessons {expert}"
+    assert expert == sorted(expert)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert EXPERT_HEADING in readme.split("<!-- lesson-map:start -->")[1].split("<!-- lesson-map:end -->")[0]
+
+
+def test_quiz_list_puts_expert_lessons_under_their_heading():
+    from make_doc_figures import CORE_LESSONS, EXPERT_HEADING, quiz_lines
+
+    lines = quiz_lines()
+    titles = [int(m.group(1)) for line in lines if (m := re.match(r"^\*\*(\d\d) · ", line))]
+    assert titles == sorted(titles)
+    if any(n > CORE_LESSONS for n in titles):
+        cut = lines.index(EXPERT_HEADING + "\n")
+        before = [int(m.group(1)) for line in lines[:cut] if (m := re.match(r"^\*\*(\d\d) · ", line))]
+        assert before and max(before) <= CORE_LESSONS

@@ -7,8 +7,11 @@ instructor guide's list of predict-first questions.
 The figure is the first image/png output saved in ``notebooks/NN_name.ipynb`` (run
 ``make notebooks`` first), shrunk to a thumbnail. The table takes each lesson's title and
 time from the notebook's first cell ("**Time:** about 25 minutes, plus 15 for the
-exercises"); lessons not written yet keep their planned row. The questions are the
-``ak.quiz.ask(...)`` calls of each lesson, with their answers, for the instructor to ask the room.
+exercises"); lessons not written yet keep their planned row. Lessons 01-08 (the syllabus's eight
+steps) make the first table; the optional expert zone (09 and up) gets its own heading and table.
+A lesson is found by its number (``notebooks/NN_*.ipynb``), so its file name may differ from the
+plan's. The questions are the ``ak.quiz.ask(...)`` calls of each lesson, with their answers, for
+the instructor to ask the room, the expert zone's under their own heading.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ GUIDE = ROOT / "docs" / "instructor_guide.md"
 LETTERS = "abcdefghij"
 QUIZ_ARGS = ("question", "options", "answer", "explanation")  # attnkit.quiz.ask's signature
 THUMB_WIDTH = 320
+CORE_LESSONS = 8  # 01-08 follow the syllabus's eight steps; 09 and up are the optional expert zone
+EXPERT_HEADING = "### Expert zone (optional)"
 
 # What each lesson teaches, in one line (the plan; the notebook's own title wins when it exists).
 PLAN = {
@@ -57,6 +62,16 @@ PLAN = {
     "08": ("08_limitations_and_fixes", "Limits and fixes",
            "the T² cost measured; local and block-sparse attention; memory-efficient attention; a KV "
            "cache; pruning and int8 quantization; when not to use attention"),
+    "09": ("09_positions_extrapolate", "Positions that extrapolate",
+           "RoPE and ALiBi from scratch, their scores depend only on the offset; five position schemes "
+           "trained on 16 tokens, tested on 64: learned and sinusoidal fail past the training length, "
+           "RoPE holds to twice it then collapses, ALiBi is nearly flat past it but imperfect"),
+    "10": ("10_what_heads_learn", "What heads learn",
+           "induction heads grown from scratch (the phase change, ablations, one layer against two); a "
+           "tiny vision model's attention over image patches"),
+    "11": ("11_attention_in_llms", "Attention in today's LLMs",
+           "grouped- and multi-query attention, rolling and paged KV caches, attention sinks, "
+           "FlashAttention's I/O argument"),
 }
 
 
@@ -88,10 +103,26 @@ def title_and_minutes(nb: nbformat.NotebookNode) -> tuple[str | None, str | None
     return (heading.group(1).strip() if heading else None), minutes
 
 
+def is_expert(number: str) -> bool:
+    return int(number) > CORE_LESSONS
+
+
+def notebook_of(number: str, planned_stem: str) -> Path:
+    """``notebooks/NN_*.ipynb`` for lesson ``number`` (its name may differ from the plan's)."""
+    found = sorted((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+    return found[0] if found else ROOT / "notebooks" / f"{planned_stem}.ipynb"
+
+
 def lesson_rows() -> list[str]:
-    rows = ["| # | lesson | what you learn | minutes | figure |", "| --- | --- | --- | --- | --- |"]
-    for number, (stem, planned_title, summary) in PLAN.items():
-        path = ROOT / "notebooks" / f"{stem}.ipynb"
+    """The core lessons' table, then the expert zone's heading and table."""
+    header = ["| # | lesson | what you learn | minutes | figure |", "| --- | --- | --- | --- | --- |"]
+    plan = dict(PLAN)
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):  # lessons the plan lacks
+        plan.setdefault(path.stem[:2], (path.stem, path.stem[3:].replace("_", " "), ""))
+    core, expert = list(header), list(header)
+    for number, (planned_stem, planned_title, summary) in sorted(plan.items()):
+        path = notebook_of(number, planned_stem)
+        stem = path.stem
         title, minutes, figure = planned_title, "–", "*(coming)*"
         if path.exists():
             nb = nbformat.read(path, as_version=4)
@@ -100,8 +131,9 @@ def lesson_rows() -> list[str]:
             if (IMG / f"{stem}.png").exists():
                 figure = f'<img src="docs/img/{stem}.png" width="160" alt="lesson {number} figure">'
             title = f"[{title}](notebooks/{stem}.ipynb)"
+        rows = expert if is_expert(number) else core
         rows.append(f"| {number} | {title} | {summary} | {minutes} | {figure} |")
-    return rows
+    return core + ["", EXPERT_HEADING, ""] + expert
 
 
 def write_figures() -> list[str]:
@@ -140,6 +172,8 @@ def quiz_calls(nb: nbformat.NotebookNode) -> list[tuple[str, list[str], int, str
 def quiz_lines() -> list[str]:
     lines = []
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        if is_expert(path.stem[:2]) and EXPERT_HEADING + "\n" not in lines:
+            lines.append(EXPERT_HEADING + "\n")
         nb = nbformat.read(path, as_version=4)
         title = title_and_minutes(nb)[0] or path.stem
         lines.append(f"**{path.stem[:2]} · {title}**\n")
