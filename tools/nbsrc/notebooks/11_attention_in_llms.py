@@ -503,7 +503,7 @@ ak.quiz.ask(
 # dropped while it sits in cache: $2Td + 2Td \cdot T/B_q$ numbers.
 
 # %%
-T, d, heads, tile_q, tile_k = 2048, 32, 4, 256, 512
+T, d, heads, tile_q, tile_k = 2048, 32, 1, 256, 512  # one head: the count is per head
 flops_full = ak.attention_cost(T, d, num_heads=heads)["flops"]
 flops_tiled = ak.attention_cost(T, d, num_heads=heads, kind="memory_efficient", block_size=tile_k)["flops"]
 bytes_full = heads * 4 * (4 * T * T + 4 * T * d)
@@ -511,12 +511,12 @@ bytes_tiled = heads * 4 * (2 * T * d + 2 * T * d * math.ceil(T / tile_q))
 tile_bytes = heads * tile_q * tile_k * 4
 print(f"FLOPs: materialised {flops_full / 1e9:.2f} G, tiled {flops_tiled / 1e9:.2f} G")
 print(f"main-memory traffic: materialised >= {bytes_full / 2**20:.0f} MiB, tiled {bytes_tiled / 2**20:.0f} MiB "
-      f"(x{bytes_full / bytes_tiled:.0f} less); one tile of scores: {tile_bytes / 2**20:.0f} MiB")
+      f"(x{bytes_full / bytes_tiled:.0f} less); one tile of scores: {tile_bytes // 2**10} KiB")
 
 # %% [markdown]
 # The same FLOPs; many times fewer bytes. The whole score matrix of one head here is 16 MiB, larger
 # than a laptop CPU's L2 cache, so every pass over it (write, read for the softmax, write the
-# weights, read them for $PV$) goes out to RAM; a tile of a few MiB or less can stay in the cache
+# weights, read them for $PV$) goes out to RAM; a tile of a few hundred KiB can stay in the cache
 # between being made and being used. The clock, on this machine (timings are not compared by the
 # tests; the verdict line is computed from them):
 
