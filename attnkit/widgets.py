@@ -623,7 +623,7 @@ def draw_rolling_cache(window: int, sinks: int = 0, seen: int = 12, length: int 
     for p in range(seen):
         held[cache.slot(p)] = p
     kept = set(held.values())
-    fig = new_figure(max(6.0, 0.32 * length + 1.5), 2.8)
+    fig = new_figure(max(6.0, 0.3 * length + 1.0), 2.0)
     ax_stream, ax_slots = fig.subplots(2, 1)
     for p in range(length):
         if p >= seen:

@@ -245,7 +245,7 @@ for name in ("GQA", "MQA"):
     above = min(quality[name]) > max(quality["MHA"])
     print(f"every {name} seed above every MHA seed: {above}")
 fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
-for i, (name, losses) in enumerate(quality.items()):
+for i, losses in enumerate(quality.values()):
     ax.plot([i] * 3, losses, "o", color="tab:blue")
     ax.plot([i - 0.2, i + 0.2], [sum(losses) / 3] * 2, "k-")
 ax.set_xticks(range(3), [f"{n}\n({kv} KV heads)" for kv, n in kinds.items()])
@@ -363,6 +363,7 @@ for color, (name, per_seed) in zip(("tab:red", "tab:blue"), stream_losses.items(
         ax.plot(smooth(x).numpy(), color=color, alpha=0.7, label=name if i == 0 else None)
 ax.axvline(CONTEXT, color="k", ls="--", lw=1)
 ax.text(CONTEXT + 3, ax.get_ylim()[1] * 0.9, "trained context", fontsize=8)
+ax.legend(fontsize=8, loc="upper right")
 _ = ax.set(xlabel="position in the stream", ylabel="loss (running mean of 16)",
            title="Streaming past the trained context (3 seeds each)")
 
