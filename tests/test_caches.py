@@ -154,3 +154,7 @@ def test_draw_rolling_cache_and_explorer():
         ak.widgets.draw_rolling_cache(window=0)
     explorer = ak.widgets.rolling_cache_explorer(max_seen=10)
     assert "Rolling-cache explorer" in repr(explorer)
+    seen, window, sinks = explorer.widget.children[0].children
+    window.value, sinks.value, seen.value = 3, 1, 9
+    title = explorer.widget.last_figure.axes[1].get_title()
+    assert "cache slots (4)" in title  # 1 sink + a window of 3, redrawn when the sliders moved

@@ -60,8 +60,8 @@ ak.quiz.ask(
 #
 # `ak.RotaryLM` is a decoder-only model in the shape of today's LLMs, at toy size: causal
 # self-attention with **rotary positions** (RoPE: queries and keys are rotated by their position,
-# so a score depends only on the *distance* between query and key; Su et al. 2021, lesson 09
-# builds it), `num_kv_heads` key/value heads, an MLP, pre-norm. We train it to predict the next
+# so a score depends only on the *distance* between query and key; Su et al. 2021; lesson 09 is
+# about such positions), `num_kv_heads` key/value heads, an MLP, pre-norm. We train it to predict the next
 # character of the course corpus on windows of 32 characters; this trained context matters later.
 # Three seeds, because every claim below about a trained model is checked on all three.
 
@@ -103,8 +103,8 @@ print("loss on a fixed batch of 64 windows, per seed:", [round(eval_loss(models[
 # **The KV cache.** A decoder generates one token per step. Without a cache, step $t$ runs the
 # whole prefix through the model again. But the keys and values of earlier tokens never change (the
 # causal mask forbids them to see later tokens), so they can be stored: each step then computes
-# $q, k, v$ for the newest token only and attends from it to the stored keys. Lesson 08's exercise
-# wrote that step by hand (`exercises/11_attention_in_llms.ipynb` now holds it).
+# $q, k, v$ for the newest token only and attends from it to the stored keys. Exercise 1
+# (`exercises/11_attention_in_llms.ipynb`) writes that step by hand.
 
 # %%
 ak.quiz.ask(
@@ -481,8 +481,9 @@ print(f"requests like these that fit in the same memory: x{contiguous / pool.nby
 #
 # Lesson 08 built exact attention tile by tile (`ak.memory_efficient_attention`). It does the same
 # multiplications as the version that builds the $T \times T$ matrix. FlashAttention (Dao et al.
-# 2022) is faster anyway, and its argument is about **memory traffic**: a GPU (and a CPU) computes
-# far faster than it can read and write main memory, so the time goes to the bytes moved.
+# 2022) is faster anyway, and its argument is about **memory traffic**: on a GPU, arithmetic is so
+# much faster than reading and writing main memory that attention's time goes mostly to the bytes
+# it moves. Whether that shows on this CPU, we measure.
 
 # %%
 ak.quiz.ask(
