@@ -733,6 +733,10 @@ class RotaryLM(nn.Module):
         """
         if not isinstance(use_cache, bool):
             raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
+        if cache is not None and not use_cache:
+            raise ValueError("a cache was given with use_cache=False: pass one or the other")
+        if cache is not None and not hasattr(cache, "update"):
+            raise TypeError(f"cache must have update(layer, key, value), got {type(cache).__name__}")
         max_new_tokens = require_int(max_new_tokens, "max_new_tokens")
         self._check_ids(ids)
         was_training = self.training

@@ -128,3 +128,7 @@ def test_rotary_lm_door_checks():
         lm(torch.zeros(1, 3))
     with pytest.raises(TypeError, match="use_cache must be True or False"):
         lm.generate(torch.tensor([[1]]), 2, use_cache=1)
+    with pytest.raises(ValueError, match="use_cache=False"):
+        lm.generate(torch.tensor([[1]]), 2, use_cache=False, cache=lm.new_cache(1, 3))
+    with pytest.raises(TypeError, match="cache must have update"):
+        lm.generate(torch.tensor([[1]]), 2, cache=[])
