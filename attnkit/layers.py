@@ -29,7 +29,15 @@ class MultiHeadAttention(nn.Module):
     d_model : int
         Model width ``D``; must be divisible by ``num_heads``.
     num_heads : int
-        Number of heads ``H``; each works in ``Dh = D // H`` dimensions.
+        Number of query heads ``H``; each works in ``Dh = D // H`` dimensions.
+    num_kv_heads : int, optional
+        Number of key/value heads ``Hkv`` (lesson 11). ``None`` (the default) means
+        ``num_heads``: ordinary multi-head attention. Fewer is grouped-query attention
+        (GQA, Ainslie et al. 2023): query heads ``h`` of the group
+        ``h // (H // Hkv)`` share one key/value head, as in
+        ``scaled_dot_product_attention(..., enable_gqa=True)``; ``1`` is multi-query
+        attention (MQA, Shazeer 2019). ``H`` must be a multiple of ``Hkv``. The key and
+        value projections shrink to ``Hkv * Dh`` outputs, and so does a KV cache.
     bias : bool
         Whether the four projections have biases.
     dropout : float
@@ -42,9 +50,13 @@ class MultiHeadAttention(nn.Module):
     >>> out, weights = mha(x, x, x)
     >>> out.shape, weights.shape
     (torch.Size([3, 5, 8]), torch.Size([3, 2, 5, 5]))
+    >>> gqa = MultiHeadAttention(d_model=8, num_heads=4, num_kv_heads=2)  # 2 query heads per KV head
+    >>> gqa.k_proj.weight.shape  # (Hkv * Dh, D)
+    torch.Size([4, 8])
     """
 
-    def __init__(self, d_model: int, num_heads: int, bias: bool = True, dropout: float = 0.0):
+    def __init__(self, d_model: int, num_heads: int, bias: bool = True, dropout: float = 0.0,
+                 num_kv_heads: int | None = None):
         super().__init__()
         d_model = require_int(d_model, "d_model", minimum=1)
         num_heads = require_int(num_heads, "num_heads", minimum=1)
@@ -53,20 +65,30 @@ class MultiHeadAttention(nn.Module):
                 f"d_model={d_model} is not divisible by num_heads={num_heads}: "
                 f"each head needs d_model / num_heads dimensions"
             )
+        if num_kv_heads is None:
+            num_kv_heads = num_heads
+        num_kv_heads = require_int(num_kv_heads, "num_kv_heads", minimum=1)
+        if num_heads % num_kv_heads:
+            raise ValueError(
+                f"num_heads={num_heads} is not a multiple of num_kv_heads={num_kv_heads}: "
+                f"each key/value head must serve the same number of query heads"
+            )
         dropout = require_number(dropout, "dropout")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.d_model, self.num_heads, self.head_dim = d_model, num_heads, d_model // num_heads
+        self.num_kv_heads = num_kv_heads
         self.dropout = dropout
+        kv_width = num_kv_heads * self.head_dim  # = d_model for ordinary multi-head attention
         self.q_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.k_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.v_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.k_proj = nn.Linear(d_model, kv_width, bias=bias)
+        self.v_proj = nn.Linear(d_model, kv_width, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, D)`` -> ``(B, H, T, Dh)``."""
-        B, T, _ = x.shape
-        return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)
+        """``(B, T, H * Dh)`` -> ``(B, H, T, Dh)`` (``Hkv`` heads for the keys and values)."""
+        B, T, width = x.shape
+        return x.view(B, T, width // self.head_dim, self.head_dim).transpose(1, 2)
 
     def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, H, T, Dh)`` -> ``(B, T, D)``."""
@@ -117,8 +139,12 @@ class MultiHeadAttention(nn.Module):
         if isinstance(mask, torch.Tensor) and mask.dim() == 3:
             mask = mask[:, None]  # (B, 1, Tq, Tk)
         q = self.split_heads(self.q_proj(query))  # (B, H, Tq, Dh)
-        k = self.split_heads(self.k_proj(key))  # (B, H, Tk, Dh)
-        v = self.split_heads(self.v_proj(value))  # (B, H, Tk, Dh)
+        k = self.split_heads(self.k_proj(key))  # (B, Hkv, Tk, Dh)
+        v = self.split_heads(self.v_proj(value))  # (B, Hkv, Tk, Dh)
+        if self.num_kv_heads != self.num_heads:  # GQA / MQA: each KV head serves a group of query heads
+            group = self.num_heads // self.num_kv_heads
+            k = k.repeat_interleave(group, dim=1)  # (B, H, Tk, Dh): heads 0..g-1 share KV head 0, ...
+            v = v.repeat_interleave(group, dim=1)  # (B, H, Tk, Dh)
         context, attn_weights = attention(q, k, v, mask=mask)  # (B, H, Tq, Dh), (B, H, Tq, Tk)
         if self.training and self.dropout > 0:
             attn_weights = F.dropout(attn_weights, self.dropout)
@@ -130,7 +156,11 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:
-        """A ``MultiHeadAttention`` with the weights of PyTorch's ``nn.MultiheadAttention``."""
+        """A ``MultiHeadAttention`` with the weights of PyTorch's ``nn.MultiheadAttention``.
+
+        PyTorch's module has one key/value head per query head, so the copy always has
+        ``num_kv_heads == num_heads``.
+        """
         if not isinstance(module, nn.MultiheadAttention):
             raise TypeError(f"expected nn.MultiheadAttention, got {type(module).__name__}")
         if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
