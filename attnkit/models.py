@@ -331,7 +331,7 @@ def toy_task_accuracy(model: nn.Module, task: str, length: int, vocab_size: int 
     return round(token_accuracy(logits.argmax(-1), targets), 6)
 
 
-# --- lesson 08 ---
+# --- character-level language modelling (lesson 11 and the KV-cache benchmark) ---
 
 
 __all__ += ["CharTokenizer", "char_lm_batch", "TinyLM"]
@@ -443,7 +443,7 @@ class _DecoderBlock(nn.Module):
 
 
 class TinyLM(nn.Module):
-    """A tiny decoder-only (GPT-style) language model with a KV-cached ``generate`` (lesson 08).
+    """A tiny decoder-only (GPT-style) language model with a KV-cached ``generate`` (benchmarks; lesson 11).
 
     Token embeddings plus learned positions, ``num_layers`` pre-norm blocks of causal
     multi-head self-attention (the computation of :func:`attnkit.attention`, minus its

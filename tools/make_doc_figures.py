@@ -46,22 +46,22 @@ PLAN = {
            "additive attention holds, and its alignment is a heatmap"),
     "03": ("03_basic_attention", "Basic attention",
            "query, key, value; scores → softmax → weighted average, by hand and with `ak.attention`, "
-           "equal to PyTorch; the scale as a temperature"),
+           "equal to PyTorch; the inverse temperature β; weights underflow to exactly 0 in float32"),
     "04": ("04_self_attention", "Self-attention",
-           "Q, K, V from one sequence; without positions a permutation only permutes the output; "
-           "sinusoidal positions fix it; attention on a signal"),
+           "Q, K, V from one sequence; without positions a permutation only permutes the output and "
+           "*who did it?* stays at chance; with sinusoidal positions it is solved; attention on a signal"),
     "05": ("05_multi_head_attention", "Multi-head attention",
            "split into heads and merge back; trained heads learn different relations, ablating one "
-           "costs its relation, duplicates cost nothing"),
+           "costs its relation; one head is worse and slower, not incapable"),
     "06": ("06_scaled_dot_product", "Scaled dot-product math",
-           "why divide by √d_k: score variance, softmax saturation and vanishing gradients, measured; "
-           "training with and without the scale"),
+           "why divide by √d_k: score variance and softmax saturation; the gradient at the scores "
+           "vanishes while the one at the queries grows and concentrates; training with and without it"),
     "07": ("07_transformer", "The Transformer",
-           "stacked encoder layers checked against PyTorch; a tiny Transformer learns to sort; "
-           "pre-norm vs post-norm; parallel vs step-by-step; attention weights are not explanations"),
+           "encoder and decoder layers checked against PyTorch; a tiny Transformer learns to sort; a "
+           "causal decoder generates text; cross-attention; parallel vs sequential; weights vs explanations"),
     "08": ("08_limitations_and_fixes", "Limits and fixes",
-           "the T² cost measured; local and block-sparse attention; memory-efficient attention; a KV "
-           "cache; pruning and int8 quantization; when not to use attention"),
+           "the T² cost measured in time and memory; online softmax and FlashAttention's I/O argument; "
+           "local and block-sparse attention; a Transformer-XL memory; when not to use attention"),
     "09": ("09_positions_extrapolate", "Positions that extrapolate",
            "RoPE and ALiBi from scratch, their scores depend only on the offset; five position schemes "
            "trained on 16 tokens, tested on 64: learned and sinusoidal fail past the training length, "
@@ -70,8 +70,8 @@ PLAN = {
            "induction heads grown from scratch (the phase change, ablations, one layer against two); a "
            "tiny vision model's attention over image patches"),
     "11": ("11_attention_in_llms", "Attention in today's LLMs",
-           "grouped- and multi-query attention, rolling and paged KV caches, attention sinks, "
-           "FlashAttention's I/O argument"),
+           "a KV cache, grouped- and multi-query attention, rolling and paged KV caches, attention "
+           "sinks, FlashAttention's bytes, head pruning and int8, on one small rotary decoder"),
 }
 
 
