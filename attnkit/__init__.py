@@ -7,6 +7,7 @@ and its docstring names the lesson that teaches it.
 from . import check, plot, quiz, widgets  # noqa: F401  (used as ak.check.*, ak.plot.*, ...)
 from .attention import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
+from .decoder import *  # noqa: F401,F403
 from .efficient import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .masks import *  # noqa: F401,F403
