@@ -6,7 +6,7 @@
 # dying, and positions. The Transformer packs all of it into repeatable blocks. The **encoder
 # layer** is self-attention, a feed-forward network, residual connections and layer
 # normalisation. The **decoder layer** adds two things: a causal mask, so that each position
-# sees only the past and the model can be trained to predict the next token, and
+# sees only itself and earlier positions and the model can be trained to predict the next token, and
 # **cross-attention**, which lets the decoder read the encoder's output. In this lesson we build
 # both, check each against PyTorch's own module, train an encoder that sorts, a decoder-only
 # language model that writes text, and an encoder–decoder that reverses a sequence; then we
@@ -22,7 +22,7 @@
 # - say where attention's parallelism helps (and where it does not), with measurements;
 # - show, with a measurement, why attention weights are not explanations.
 #
-# **Time:** about 55 minutes read carefully with every cell run, plus 15 for the exercises.
+# **Time:** about 60 minutes, plus 15 for the exercises (reading carefully and running every cell).
 
 # %%
 import math
@@ -259,17 +259,17 @@ plt.show()
 # gradient reaches every layer through that sum without passing any LayerNorm.
 # At initialisation, in all six 12-layer stacks, the last layer's gradient is within a factor of two
 # of the first layer's (post-norm's last layer gets a little more, pre-norm's a little less), so at
-# this size neither order starves a layer. The reason most recent large models use pre-norm is
-# training stability of much deeper stacks: Xiong et al. (2020) show that post-norm then needs a
-# careful learning-rate warm-up while pre-norm can do without. That is the literature's result, not
-# something this notebook measured.
+# this size neither order starves a layer. Large models such as GPT-2 (Radford et al. 2019) and
+# LLaMA (Touvron et al. 2023) use pre-norm for the training stability of much deeper stacks:
+# Xiong et al. (2020) show that post-norm then needs a careful learning-rate warm-up while pre-norm
+# can do without. That is the literature's result, not something this notebook measured.
 #
 # ## The decoder: causal self-attention
 #
 # The encoder reads a whole input at once. A model that **writes** a sequence, one token after
 # the other, must be trained so that position $t$ predicts token $t+1$ from tokens $0..t$ only:
 # if it could look at token $t+1$ during training, it would learn to copy it and be useless when
-# it has to generate. The **causal mask** (lesson 03's `ak.causal_mask`) removes every key after
+# it has to generate. The **causal mask** (lesson 05's `ak.causal_mask`) removes every key after
 # the query:
 # $$\operatorname{weights}_{ij} = \frac{e^{s_{ij}}\,[j \le i]}{\sum_{j' \le i} e^{s_{ij'}}} .$$
 
@@ -398,8 +398,8 @@ print(f"changing token 11 moves the logits at positions 0-10 by at most {moved[:
 # The loss falls far below uniform guessing on all three seeds and greedy text is made of corpus
 # sentences: with about two hundred words of training text, the model mostly **memorises** it.
 # Sampling recombines pieces. That is the mechanism of a language model (causal attention, the
-# next-token loss, one token per step), not language understanding; the same recipe on billions
-# of tokens is what GPT-style models are. The causal self-attention of the last layer, mean over
+# next-token loss, one token per step), not language understanding; GPT-style models are trained
+# with this recipe on vastly more text and parameters (Radford et al. 2019). The causal self-attention of the last layer, mean over
 # heads, on the first 12 generated words: nothing above the diagonal.
 
 # %%
@@ -450,8 +450,8 @@ for seed, m in seq2seq.items():
           f"on average (uniform: {1 / 8:.3f})")
 
 # %% [markdown]
-# The anti-diagonal is the reversal: each output step reads mostly from the input position it
-# copies. The rest of the weight is not wasted by necessity: the encoder's self-attention has
+# The anti-diagonal is the reversal: on average each output step puts more than half of its weight
+# on the input position it copies. The weight elsewhere is not necessarily wasted: the encoder's self-attention has
 # already mixed the positions, so the vector at one input position also carries information about
 # others (the pitfall at the end of this lesson comes back to this).
 #
@@ -560,8 +560,8 @@ plt.show()
 #
 # So where is the advantage? (1) In **training** on parallel hardware: all target positions are
 # known in training (teacher forcing, as in both decoders above), so a Transformer runs each layer
-# in $O(1)$ sequential steps while an RNN needs $O(T)$, whatever the hardware; a GPU with thousands
-# of cores stays idle during those $T$ steps. (2) In the **path length**: information from token 0
+# in $O(1)$ sequential steps while an RNN needs $O(T)$, whatever the hardware; on a GPU each of those
+# $T$ small steps leaves most of its thousands of cores idle. (2) In the **path length**: information from token 0
 # reaches token $T-1$ through one attention step, but through $T-1$ GRU updates, each of which can
 # blur it (lesson 02 measured how a fixed-size state forgets). Generation is different: a decoder
 # writes one token per step, like an RNN (the `generate` loops above); lesson 08 looks at making
@@ -593,7 +593,8 @@ ak.quiz.ask(
 # the **Spearman rank correlation** over the 8 keys (1 = same order, 0 = unrelated, −1 = reversed;
 # tied values share their average rank) and, for the top position, we compare **digits**, not
 # positions. Jain & Wallace (2019) ran this kind of comparison (attention against
-# gradient- and leave-one-out importance) on real NLP models and found weak agreement.
+# gradient- and leave-one-out importance, with a rank correlation) on real NLP models and found the
+# agreement often weak.
 
 # %%
 def average_ranks(x):  # (..., N) -> ranks 1..N; tied values share their average rank
@@ -717,5 +718,6 @@ print(f"seed {seed}, example {b}, query {q}: most attended position {int(a_row.a
 #   (Pre-norm vs post-norm, warm-up.)
 # - Radford, A. et al. (2019). *Language Models are Unsupervised Multitask Learners* (GPT-2).
 #   (Decoder-only language model, pre-norm blocks.)
+# - Touvron, H. et al. (2023). *LLaMA: Open and Efficient Foundation Language Models*. (Pre-norm.)
 # - Jain, S. & Wallace, B. C. (2019). *Attention is not Explanation*. NAACL.
 # - Wiegreffe, S. & Pinter, Y. (2019). *Attention is not not Explanation*. EMNLP.
