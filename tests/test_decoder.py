@@ -8,6 +8,15 @@ from torch import nn
 
 import attnkit as ak
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny matrices: one thread is faster, and two threads on a busy machine can stall in OpenMP waits."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 # --- the layer against nn.TransformerDecoderLayer --------------------------------------------
 
 
@@ -147,18 +156,22 @@ def _layer(**kwargs):
 
 
 BAD = [
-    ("x width", lambda: _layer()(torch.randn(2, 3, 6), torch.randn(2, 4, 8)), ValueError, ["x", "(2, 3, 6)", "d_model=8"]),
+    ("x width", lambda: _layer()(torch.randn(2, 3, 6), torch.randn(2, 4, 8)), ValueError,
+     ["x", "(2, 3, 6)", "d_model=8"]),
     ("memory width", lambda: _layer(norm_first=True)(torch.randn(2, 3, 8), torch.randn(2, 4, 5)), ValueError,
      ["memory", "(2, 4, 5)"]),
-    ("batch sizes", lambda: _layer()(torch.randn(2, 3, 8), torch.randn(3, 4, 8)), ValueError, ["(2, 3, 8)", "(3, 4, 8)"]),
+    ("batch sizes", lambda: _layer()(torch.randn(2, 3, 8), torch.randn(3, 4, 8)), ValueError,
+     ["(2, 3, 8)", "(3, 4, 8)"]),
     ("integer x", lambda: _layer()(torch.ones(2, 3, 8, dtype=torch.long), torch.randn(2, 4, 8)), TypeError,
      ["torch.int64"]),
     ("missing memory", lambda: _layer()(torch.randn(2, 3, 8)), ValueError, ["memory", "cross_attention=False"]),
-    ("memory without cross-attention", lambda: _layer(cross_attention=False)(torch.randn(2, 3, 8), torch.randn(2, 3, 8)),
+    ("memory without cross-attention",
+     lambda: _layer(cross_attention=False)(torch.randn(2, 3, 8), torch.randn(2, 3, 8)),
      ValueError, ["cross_attention=False"]),
     ("float self_mask with causal", lambda: _layer()(torch.randn(2, 3, 8), torch.randn(2, 4, 8),
                                                      self_mask=torch.zeros(3, 3)), TypeError, ["bool", "causal=False"]),
-    ("causal not a bool", lambda: _layer()(torch.randn(2, 3, 8), torch.randn(2, 4, 8), causal=1), TypeError, ["causal"]),
+    ("causal not a bool", lambda: _layer()(torch.randn(2, 3, 8), torch.randn(2, 4, 8), causal=1), TypeError,
+     ["causal"]),
     ("bad activation", lambda: _layer(activation="tanh"), ValueError, ["tanh"]),
     ("cross_attention not a bool", lambda: _layer(cross_attention="yes"), TypeError, ["cross_attention"]),
     ("negative feedforward", lambda: _layer(dim_feedforward=-1), ValueError, ["dim_feedforward", "-1"]),
@@ -265,7 +278,7 @@ def test_seq2seq_greedy_generation_equals_teacher_forcing_on_its_own_output():
 
 
 def test_train_seq2seq_learns_reverse_and_is_deterministic():
-    kwargs = dict(task="reverse", length=6, steps=120, d_model=32, num_heads=4, dim_feedforward=64, progress=False)
+    kwargs = dict(task="reverse", length=6, steps=100, d_model=32, num_heads=4, dim_feedforward=64, progress=False)
     model_a, losses_a = ak.train_seq2seq(**kwargs)
     _, losses_b = ak.train_seq2seq(**kwargs)
     assert losses_a == losses_b and not model_a.training
