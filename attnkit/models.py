@@ -354,7 +354,8 @@ def _check_token_ids(ids, name: str, vocab_size: int, max_len: int, extra: int =
 class CausalLM(nn.Module):
     """A decoder-only (GPT-style) language model of :class:`attnkit.TransformerDecoderLayer` blocks (lesson 07).
 
-    Token embeddings + learned positions, ``num_layers`` pre-norm decoder blocks without
+    Token embeddings + learned positions (both initialised ``N(0, 0.02^2)`` as in GPT-2),
+    ``num_layers`` pre-norm decoder blocks without
     cross-attention (causal self-attention, GELU feed-forward), a final LayerNorm and a
     linear read-out: ``(B, T)`` ids -> ``(B, T, vocab_size)`` logits, where position ``t``
     predicts token ``t + 1`` from tokens ``0 .. t`` only. ``generate`` appends tokens one at
@@ -381,6 +382,9 @@ class CausalLM(nn.Module):
         self.max_len = require_int(max_len, "max_len", minimum=1)
         self.token_emb = nn.Embedding(self.vocab_size, self.d_model)
         self.pos_emb = nn.Embedding(self.max_len, self.d_model)
+        # GPT-2's initialisation: small embeddings, so the pre-norm residual stream starts small
+        nn.init.normal_(self.token_emb.weight, std=0.02)
+        nn.init.normal_(self.pos_emb.weight, std=0.02)
         self.layers = nn.ModuleList(
             TransformerDecoderLayer(self.d_model, num_heads, dim_feedforward, norm_first=True,
                                     activation="gelu", cross_attention=False)
@@ -441,7 +445,8 @@ class CausalLM(nn.Module):
         length = ids.shape[1]
         cache = self.new_cache(ids.shape[0], length + max_new_tokens) if use_cache else None
         step_input = ids
-        with torch.no_grad():
+        # inference mode: no autograd bookkeeping at all, which is most of a one-token step's overhead
+        with torch.inference_mode():
             for _ in range(max_new_tokens):
                 logits = self._forward(step_input if use_cache else out[:, :length], cache)[:, -1]  # (B, V)
                 if temperature == 0:
@@ -453,6 +458,7 @@ class CausalLM(nn.Module):
                 length += 1
                 step_input = out[:, length - 1: length]  # (B, 1): only the newest token
         self.train(was_training)
+        out = out.clone()  # a normal tensor again, usable anywhere (inference tensors are not)
         return out[0] if unbatched else out
 
 
