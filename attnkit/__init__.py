@@ -8,6 +8,7 @@ from . import check, plot, quiz, widgets  # noqa: F401  (used as ak.check.*, ak.
 from .attention import *  # noqa: F401,F403
 from .caches import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
+from .decoder import *  # noqa: F401,F403
 from .efficient import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .masks import *  # noqa: F401,F403

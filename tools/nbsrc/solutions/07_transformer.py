@@ -1,7 +1,7 @@
 # %% [markdown]
-# # 07 · The Transformer encoder: exercises
+# # 07 · The Transformer: exercises
 #
-# Two building blocks of the encoder layer, each followed by a check cell that compares yours
+# Two building blocks of the encoder (and decoder) layer, each followed by a check cell that compares yours
 # with the reference on many generated inputs and prints one line: ✅ when it matches, ❌ with
 # what differs and the typical mistake when it recognises one, ✏️ while the stub is still there.
 # Replace `raise NotImplementedError()` with your code, run the cell, then run its check.
@@ -52,3 +52,8 @@ ak.check.feed_forward(feed_forward)
 #   after copying the weights.
 # - Train `ak.train_tiny_transformer("reverse", ...)` and plot its attention maps: which pattern
 #   do you expect before you look?
+# - Train `ak.train_seq2seq("sort", length=8, steps=300)` and plot `model.cross_attn_weights[0]`
+#   for one example: where should the decoder step that writes the smallest digit read?
+# - Build the decoder-only block yourself: your pre-norm residual around causal self-attention
+#   (`mask=ak.causal_mask(T)`) and around your feed-forward block, and compare it with
+#   `ak.TransformerDecoderLayer(..., norm_first=True, cross_attention=False)` after copying the weights.
