@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LESSON = "03_basic_attention"
 ASSIGNMENT = "lesson03"
 COURSE = "attn"
+# nbgrader runs the `alembic` command of its environment: put the venv's bin/ on PATH, as activating it does
+ENV = {**os.environ, "PYTHONPATH": str(ROOT),
+       "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
 CELL_TIMEOUT = 120  # seconds per cell: importing torch under load exceeds nbgrader's default of 30 s
 
 # what the student with typical mistakes writes (exercise 2 is right, exercises 1 and 3 are not)
@@ -36,7 +39,7 @@ MISTAKES = {
 
 def _nbgrader(*args: str, cwd: Path, config: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "nbgrader", *args, *config], cwd=cwd, capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          text=True, timeout=600, env=ENV)
 
 
 def _solution_cells(nb) -> dict[int, nbformat.NotebookNode]:
@@ -62,7 +65,8 @@ def graded(tmp_path_factory):
               f"--Exchange.root={exchange}", f"--Execute.timeout={CELL_TIMEOUT}"]
 
     def ok(proc):
-        assert proc.returncode == 0, f"nbgrader failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+        assert proc.returncode == 0, (
+            f"nbgrader failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
         return proc
 
     ok(_nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=course, config=config))

@@ -27,8 +27,18 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import shape_str
-from ._guards import (DEFAULT_TIME_LIMIT, GlobalState, ShapeWatch, TimeLimitExceeded, arg_names,
-                      changed_input, copy_args, safe_str, stub_name, time_limit)
+from ._guards import (
+    DEFAULT_TIME_LIMIT,
+    GlobalState,
+    ShapeWatch,
+    TimeLimitExceeded,
+    arg_names,
+    changed_input,
+    copy_args,
+    safe_str,
+    stub_name,
+    time_limit,
+)
 
 __all__ = ["Case", "Checker", "CheckFailed", "ScalarChecker", "Verdict", "ICONS"]
 
@@ -297,11 +307,13 @@ class Checker:
         except NotImplementedError as exc:
             helper = stub_name(exc, fn)
             if helper == "":
-                raise _Stop(Verdict("todo", f"{self.name}: replace `raise NotImplementedError()` with your code"))
+                raise _Stop(Verdict("todo", f"{self.name}: replace `raise NotImplementedError()` with your code")) \
+                    from None
             if helper:
                 raise _Stop(Verdict("todo", f"{self.name}: your function calls `{helper}`, which is still a "
-                                            "stub (raise NotImplementedError()): do that exercise first"))
-            raise _Stop(self._raised(exc, args))
+                                            "stub (raise NotImplementedError()): do that exercise first")) \
+                    from None
+            raise _Stop(self._raised(exc, args)) from None
         except TimeLimitExceeded:
             raise _Stop(self._fail(f"your function ran for more than {self.time_limit:g} s and was "
                                    f"stopped (an endless loop?) on {_describe(args)}")) from None
@@ -440,8 +452,8 @@ class ScalarChecker(Checker):
     """Accepts a Python number (int, float, NumPy scalar) or a one-element tensor from the learner."""
 
     def _normalize(self, got, expected):
-        if type(got).__module__ == "numpy" and getattr(got, "size", 0) == 1 and getattr(got, "dtype", None) is not None \
-                and got.dtype.kind in "fiu":
+        if (type(got).__module__ == "numpy" and getattr(got, "size", 0) == 1
+                and getattr(getattr(got, "dtype", None), "kind", "") in ("f", "i", "u")):
             got = got.item()  # a NumPy scalar or one-element array
         if isinstance(got, numbers.Real) and not isinstance(got, bool):
             return torch.tensor(float(got), dtype=expected.dtype if isinstance(expected, torch.Tensor)

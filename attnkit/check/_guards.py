@@ -117,7 +117,7 @@ def _library_file(filename: str) -> bool:
 
 def _code_of(fn):
     for candidate in (fn, getattr(fn, "func", None), getattr(fn, "__func__", None),
-                      getattr(fn, "forward", None), getattr(type(fn), "__call__", None)):
+                      getattr(fn, "forward", None), type(fn).__dict__.get("__call__")):
         code = getattr(inspect.unwrap(candidate), "__code__", None) if candidate is not None else None
         if code is not None:
             return code

@@ -18,11 +18,11 @@ __all__ = ["online_softmax_attention", "sliding_window_mask", "cached_attention_
 # --- exercise 1: online softmax -------------------------------------------------------------------
 
 def _online_softmax(query, key, value, block_size, rescale_sum=True, rescale_out=True, divide=True,
-                    running=True, subtract_max=True, start=-math.inf):
+                    running=True, subtract_max=True, start=-math.inf, scale=None):
     """Attention over key blocks with a running max, sum and output (and optional mistakes:
     ``running=False`` re-references to each block's own max, ``subtract_max=False`` never subtracts
-    one, ``start=0.0`` starts the running max at 0)."""
-    scale = 1.0 / math.sqrt(query.shape[-1])
+    one, ``start=0.0`` starts the running max at 0, ``scale`` replaces 1 / sqrt(d_k))."""
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     run_max = torch.full(query.shape[:-1] + (1,), start)  # (..., Tq, 1)
     run_sum = torch.zeros_like(run_max)  # (..., Tq, 1)
     run_out = torch.zeros(query.shape[:-1] + (value.shape[-1],))  # (..., Tq, Dv)
@@ -111,7 +111,8 @@ def _full_matrix_watch(query, key, value, block_size):
                     "compute exact attention one block of keys at a time")
         lib = _inside({"memory_efficient_attention", "attention", "_attend"})
         if lib:
-            return f"you called ak.{lib.lstrip('_')}: write the block loop with its running max, sum and output yourself"
+            return (f"you called ak.{lib.lstrip('_')}: write the block loop with its running max, sum and "
+                    "output yourself")
         for t in (result if isinstance(result, (tuple, list)) else (result,)):
             if not isinstance(t, torch.Tensor) or t.dim() < 1:
                 continue
@@ -142,7 +143,7 @@ online_softmax_attention = Checker(
         "you forgot the final division of the running output by the running sum":
             lambda q, k, v, b: _online_softmax(q, k, v, b, divide=False),
         "you forgot the scale: multiply the scores by 1 / sqrt(d_k)":
-            lambda q, k, v, b: _attention(q, k, v, scale=1.0)[0],
+            lambda q, k, v, b: _online_softmax(q, k, v, b, scale=1.0),
     },
     watch=_full_matrix_watch,
 )
