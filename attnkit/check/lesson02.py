@@ -18,6 +18,10 @@ def _additive_cases():
                torch.randn(a, generator=g))
 
 
+_TIME_AXIS = ("the query has no time axis: (query @ w_query) is (B, A); .unsqueeze(1) makes it (B, 1, A), "
+              "which broadcasts against keys @ w_key (B, T, A)")
+
+
 def _additive_scores(q, k, wq, wk, v, act=torch.tanh):
     return act((q @ wq).unsqueeze(1) + k @ wk) @ v   # (B, T)
 
@@ -39,12 +43,11 @@ additive_attention_weights = Checker(
             lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq).unsqueeze(1) * (k @ wk)) @ v, dim=-1),
         "you summed the tanh features instead of taking their dot product with v":
             lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq).unsqueeze(1) + k @ wk).sum(-1), dim=-1),
-        "the query has no time axis: (query @ w_query).unsqueeze(1) makes it (B, 1, A) so it broadcasts over T":
+        _TIME_AXIS:
             lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq) + k @ wk) @ v, dim=-1),
     },
     extra_hint=_row_sum_hint, grads=True,
-    error_hints={"must match the size": "(query @ w_query) is (B, A): .unsqueeze(1) makes it (B, 1, A), "
-                                        "which broadcasts against keys @ w_key (B, T, A)"},
+    error_hints={"must match the size": _TIME_AXIS},
 )
 
 
@@ -103,8 +106,8 @@ def _accuracy_cases():
         if i == 4:
             ignored[-1, :] = True                          # ...and one row with none
         targets[ignored] = -100
-        yield Case(predictions, targets, hint="count every scored token once (the mean over all scored "
-                                               "tokens, not the mean of each row's accuracy)")
+        yield Case(predictions, targets, hint="score exactly the positions whose target is not -100 (they can "
+                                               "be anywhere), each token once: correct tokens / scored tokens")
 
 
 def _token_accuracy_ref(predictions, targets):

@@ -57,13 +57,12 @@ softmax = Checker(
         if args[0].abs().max() > 100 else None),
     error_hints={"must match the size": "keep the row axis with keepdim=True, so the max and the sum "
                                         "broadcast back over each row"},
-    grads=True,
 )
 
 
 def _qk_cases():
     g = _seeded(30)
-    for b, tq, tk, d in ((1, 3, 3, 4), (2, 4, 6, 8), (3, 5, 2, 16), (1, 1, 7, 64), (2, 6, 9, 3)):
+    for b, tq, tk, d in ((2, 4, 6, 8), (3, 5, 2, 16), (1, 1, 7, 64), (2, 6, 9, 3), (1, 3, 3, 4)):
         yield torch.randn(b, tq, d, generator=g), torch.randn(b, tk, d, generator=g)
 
 
