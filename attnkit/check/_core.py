@@ -154,6 +154,8 @@ def _compare(got, expected, atol, rtol) -> str | None:
         if type(got).__module__ == "numpy":
             return f"expected a torch tensor, got NumPy {_kind(got)} (use torch.from_numpy)"
         return f"expected a tensor, got {_kind(got)}"
+    if type(got) not in (torch.Tensor, torch.nn.Parameter):
+        return f"you returned a {_kind(got)} (a tensor subclass): return a plain torch.Tensor"
     odd = _odd_tensor(got)
     if odd:
         return odd
