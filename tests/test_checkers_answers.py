@@ -223,7 +223,8 @@ WRONG = [
     ("add_positions", "times", lambda x: x * ak.sinusoidal_positions(x.shape[1], x.shape[2]), "multiplied"),
     ("add_positions", "off by one", lambda x: x + ak.sinusoidal_positions(x.shape[1] + 1, x.shape[2])[1:],
      "off by one"),
-    ("add_positions", "swapped", lambda x: x + ak.sinusoidal_positions(x.shape[2], x.shape[1]), "sinusoidal_positions(T, D)"),
+    ("add_positions", "swapped", lambda x: x + ak.sinusoidal_positions(x.shape[2], x.shape[1]),
+     "sinusoidal_positions(T, D)"),
     ("add_positions", "table only", lambda x: ak.sinusoidal_positions(x.shape[1], x.shape[2]).expand_as(x),
      "only the table"),
     ("add_positions", "+=", _iadd_positions, "changed its input `x` in place"),
@@ -311,7 +312,8 @@ WRONG = [
     ("sliding_window_mask", "not causal", lambda n, w: (torch.arange(n)[:, None] - torch.arange(n)[None, :]).abs()
      <= w, "not causal"),
     ("sliding_window_mask", "transposed", lambda n, w: _window(n, w).T, "transposed"),
-    ("sliding_window_mask", "causal only", lambda n, w: torch.ones(n, n, dtype=torch.bool).tril(), "left out the window"),
+    ("sliding_window_mask", "causal only", lambda n, w: torch.ones(n, n, dtype=torch.bool).tril(),
+     "left out the window"),
     ("cached_attention_step", "is_causal=True", lambda *a: _step(
         *a, attend=lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)), "top-left"),
     ("cached_attention_step", "before append", check.lesson08._cache_step_before_append, "before appending"),

@@ -53,7 +53,8 @@ def _solution_cells(nb) -> dict[int, nbformat.NotebookNode]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """Runs the whole cycle once; returns (scores by student, autograded notebooks by student)."""
+    """Runs the whole cycle once; returns scores and autograded notebooks by student, and what
+    `nbgrader validate` said of the untouched notebook."""
     base = tmp_path_factory.mktemp("nbgrader")
     course, exchange = base / "course", base / "exchange"
     exchange.mkdir()
@@ -90,6 +91,9 @@ def graded(tmp_path_factory):
         nbformat.write(nb, path)
         ok(_nbgrader("submit", ASSIGNMENT, f"--student={student}", cwd=home, config=config))
 
+    validate = _nbgrader("validate", str(base / "untouched" / ASSIGNMENT / f"{LESSON}.ipynb"), cwd=course,
+                         config=config)
+
     ok(_nbgrader("collect", ASSIGNMENT, cwd=course, config=config))
     autograde = _nbgrader("autograde", ASSIGNMENT, cwd=course, config=config)
     ok(autograde)  # a non-zero exit means a student failed to grade (and would show as 0 in the export)
@@ -103,18 +107,18 @@ def graded(tmp_path_factory):
             scores[student] = (sub.score, sub.max_score)
             notebooks[student] = nbformat.read(course / "autograded" / student / ASSIGNMENT / f"{LESSON}.ipynb",
                                                as_version=4)
-    return scores, notebooks
+    return scores, notebooks, validate.stdout + validate.stderr
 
 
 def test_autograde_scores_untouched_correct_and_mistaken_submissions(graded):
-    scores, _ = graded
+    scores, _, _ = graded
     assert scores["untouched"] == (0.0, 3.0), scores
     assert scores["correct"] == (3.0, 3.0), scores
     assert scores["mistaken"] == (1.0, 3.0), scores
 
 
 def test_a_failed_check_is_one_line_without_traceback(graded):
-    _, notebooks = graded
+    _, notebooks, _ = graded
     seen = {}
     for student, nb in notebooks.items():
         for cell in nb.cells:
@@ -135,3 +139,9 @@ def test_a_failed_check_is_one_line_without_traceback(graded):
     softmax_line, attention_line = seen["mistaken"]
     assert softmax_line.startswith("❌ softmax") and "max" in softmax_line
     assert attention_line.startswith("❌ attention") and "returned the weights" in attention_line
+
+
+def test_validate_fails_an_untouched_notebook(graded):
+    _, _, validate = graded
+    assert "VALIDATION FAILED ON 3 CELL(S)" in validate, validate[-2000:]
+    assert "✏️ softmax: replace `raise NotImplementedError()` with your code" in validate
