@@ -55,6 +55,24 @@ def _online(q, k, v, b, mode="ok"):
     return o / s_run
 
 
+def _first_block_max(q, k, v, b):
+    """Keeps the first block's max for good: exact until a later block scores far higher."""
+    m, total, out = None, 0.0, 0.0
+    for start in range(0, k.shape[-2], b):
+        s = q @ k[..., start:start + b, :].transpose(-2, -1) / math.sqrt(q.shape[-1])
+        m = s.amax(-1, keepdim=True) if m is None else m
+        e = torch.exp(s - m)
+        total, out = total + e.sum(-1, keepdim=True), out + e @ v[..., start:start + b, :]
+    return out / total
+
+
+def _shift_if_large(x):
+    if x.max() > 80:
+        x = x - x.amax(-1, keepdim=True)
+    e = torch.exp(x)
+    return e / e.sum(-1, keepdim=True)
+
+
 def _window(n, w):
     i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
     return (j <= i) & (i - j <= w)
@@ -183,6 +201,7 @@ WRONG = [
     ("softmax", "no max in float64", lambda x: _sm(x.double(), 0.0), "subtract each row's *max*"),
     ("softmax", "mean in float64", lambda x: _sm(x.double(), x.double().mean(-1, keepdim=True)), "max"),
     ("softmax", "min in float64", lambda x: _sm(x.double(), x.double().amin(-1, keepdim=True)), "max"),
+    ("softmax", "max only when large", _shift_if_large, "underflowed"),
     ("softmax", "clamp", lambda x: _sm(x.clamp(-80, 80), 0.0), "clamping"),
     ("softmax", "dim 0", lambda x: torch.softmax(x, 0), "wrong axis"),
     ("softmax", "no keepdim", lambda x: torch.exp(x - x.amax(-1)) / torch.exp(x - x.amax(-1)).sum(-1),
@@ -293,6 +312,7 @@ WRONG = [
     ("online_softmax_attention", "no max", lambda q, k, v, b: _online(q, k, v, b, "nomax"), "running max"),
     ("online_softmax_attention", "per-block max", lambda q, k, v, b: _online(q, k, v, b, "perblock"),
      "*running* max"),
+    ("online_softmax_attention", "the first block's max kept", _first_block_max, "m = max(m, block max)"),
     ("online_softmax_attention", "max starts at 0", lambda q, k, v, b: _online(q, k, v, b, "start0"), "-inf"),
     ("online_softmax_attention", "no sum rescale",
      lambda q, k, v, b: check.lesson08._online_softmax(q, k, v, b, rescale_sum=False), "running SUM"),

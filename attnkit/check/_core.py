@@ -331,7 +331,8 @@ class Checker:
         return got, watch.found
 
     def _raised(self, exc: BaseException, args) -> Verdict:
-        text = safe_str(exc)
+        with time_limit(2.0):  # a learner's __str__ may itself hang
+            text = safe_str(exc)
         hint = next((h for s, h in self.error_hints.items() if s in text), None)
         return self._fail(f"your code raised {type(exc).__name__}: {text} (on {_describe(args)})"
                           + (f"; {hint}" if hint else ""))

@@ -12,8 +12,8 @@ from ._core import Case, Checker, _row_sum_hint, _seeded
 
 __all__ = ["softmax", "attention_weights", "attention"]
 
-_SHIFT_HINT = ("exp() overflowed: subtract each row's *max* (x.amax(dim=-1, keepdim=True)) before exp, "
-               "not its min, mean or first entry, and not one max for the whole tensor")
+_SHIFT_HINT = ("exp() overflowed, or underflowed to 0 / 0: subtract each row's *max* (x.amax(dim=-1, "
+               "keepdim=True)) before exp, not its min, mean or first entry, nor one max for the whole tensor")
 
 
 def _softmax_cases():
@@ -28,6 +28,7 @@ def _softmax_cases():
                hint=_SHIFT_HINT)
     yield Case(torch.tensor([[[500.0, 480.0, -300.0, 490.0]], [[-800.0, -790.0, -805.0, -900.0]]]),
                hint=_SHIFT_HINT)
+    yield Case(torch.tensor([[-1000.0, -1001.0, -999.5], [-500.0, -520.0, -490.0]]), hint=_SHIFT_HINT)  # all < 0
 
 
 def _shifted(x, shift):

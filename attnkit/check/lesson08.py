@@ -46,16 +46,19 @@ def _online_softmax(query, key, value, block_size, rescale_sum=True, rescale_out
 def _large_cases():
     """Scores spanning hundreds: (a) every block's max near +300 (exp overflows without a max),
     (b) block maxima falling by ~390 (a per-block max overflows when re-referenced),
-    (c) every score near -300 (a running max started at 0 underflows to 0 / 0)."""
+    (c) every score near -300 (a running max started at 0 underflows to 0 / 0),
+    (d) block maxima rising by ~390 (a max kept from the first block overflows)."""
     tq, tk, d, dv, block = 3, 11, 4, 5, 3
     hints = (
         "exp() overflowed: subtract the running max before exp (scores here reach hundreds)",
         "keep a *running* max across blocks: re-referencing from one block's max to the next "
         "overflowed (here the block maxima fall by hundreds)",
         "start the running max at -inf, not 0: with every score near -300, exp(score - 0) underflows to 0",
+        "update the running max at every block, m = max(m, block max): here later blocks score ~390 higher "
+        "than the first and exp() overflowed",
     )
     key_sizes = (torch.full((tk,), 1.0), torch.cat([torch.full((block,), 1.0), torch.full((tk - block,), -0.3)]),
-                 torch.full((tk,), -1.0))
+                 torch.full((tk,), -1.0), torch.cat([torch.full((block,), -0.3), torch.full((tk - block,), 1.0)]))
     for i, (sizes, hint) in enumerate(zip(key_sizes, hints)):
         g = _seeded(82 + i)
         query = torch.zeros(tq, d)
