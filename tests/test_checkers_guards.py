@@ -364,3 +364,14 @@ def test_scalar_checker_takes_numbers_and_one_element_tensors():
         assert mean.evaluate(fn).passed
     assert "got bool" in mean.evaluate(lambda x: True).message
     assert "got str" in mean.evaluate(lambda x: "0.5").message
+
+
+def test_a_module_updated_by_its_own_forward_is_not_an_edit():
+    def cases():
+        g = torch.Generator().manual_seed(2)
+        yield torch.randn(4, 3, generator=g), torch.nn.BatchNorm1d(3)  # training mode: forward updates buffers
+
+    apply = Checker("apply", lambda x, bn: bn(x), cases)
+    assert apply.evaluate(lambda x, bn: bn(x)).passed
+    twice = apply.evaluate(lambda x, bn: (bn(x), bn(x))[1])
+    assert twice.status == "fail" and "`running_mean` was modified" in twice.message

@@ -339,17 +339,20 @@ class Checker:
 
     def _evaluate(self, fn: Callable) -> Verdict:
         cases = [Case.of(c) for c in self.cases()]
-        # every reference first, on pristine copies, before any learner code runs
-        expected_all = [self.reference(*copy_args(c.args)) for c in cases]
+        # every reference first, on pristine copies, before any learner code runs; the copies, as the
+        # reference left them, are what the learner's inputs must look like afterwards (a module's forward
+        # may update buffers: calling it as the reference does is no edit)
+        ref_inputs = [copy_args(c.args) for c in cases]
+        expected_all = [self.reference(*inputs) for inputs in ref_inputs]
         grads_all = [self._reference_grads(c.args) for c in cases] if self.grads else [None] * len(cases)
         deadline = time.monotonic() + (self.time_limit or 0)
-        for case, expected, ref_grads in zip(cases, expected_all, grads_all):
+        for case, expected, ref_grads, after_ref in zip(cases, expected_all, grads_all, ref_inputs):
             args = case.args
             names = arg_names(fn, self.reference, count=len(args))
             mine = copy_args(args)
             look = self.watch(*args) if self.watch else None
             got, structure = self._run(fn, mine, names, expected, deadline, look)
-            edited = changed_input(args, mine, names)
+            edited = changed_input(after_ref, mine, names)
             if edited:
                 return self._fail(f"{edited} (on {_describe(args)})")
             if structure:
