@@ -309,6 +309,9 @@ WRONG = [
     ("online_softmax_attention", "scores concatenated", lambda q, k, v, b: torch.softmax(torch.cat(
         [q @ k[..., s:s + b, :].transpose(-2, -1) for s in range(0, k.shape[-2], b)], -1)
         / math.sqrt(q.shape[-1]), -1) @ v, "full (Tq, Tk)"),
+    ("online_softmax_attention", "NumPy", lambda q, k, v, b: torch.from_numpy(
+        torch.softmax(torch.from_numpy(q.numpy() @ k.numpy().swapaxes(-1, -2)) / math.sqrt(q.shape[-1]), -1)
+        .numpy() @ v.numpy()), "NumPy"),
     ("online_softmax_attention", "no max", lambda q, k, v, b: _online(q, k, v, b, "nomax"), "running max"),
     ("online_softmax_attention", "per-block max", lambda q, k, v, b: _online(q, k, v, b, "perblock"),
      "*running* max"),
