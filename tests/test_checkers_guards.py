@@ -375,3 +375,16 @@ def test_a_module_updated_by_its_own_forward_is_not_an_edit():
     assert apply.evaluate(lambda x, bn: bn(x)).passed
     twice = apply.evaluate(lambda x, bn: (bn(x), bn(x))[1])
     assert twice.status == "fail" and "`running_mean` was modified" in twice.message
+
+
+def test_stubs_without_source_lines_are_still_recognised():
+    namespace = {}
+    exec("def helper(x):\n    raise NotImplementedError()\n"  # no linecache entry: the message decides
+         "def stub(x):\n    raise NotImplementedError()\n"
+         "def uses(x):\n    return helper(x)\n"
+         "def says(x):\n    raise NotImplementedError('sparse @ meta')\n", namespace)
+    assert _double().evaluate(namespace["stub"]).status == "todo"
+    verdict = _double().evaluate(namespace["uses"])
+    assert verdict.status == "todo" and "`helper`" in verdict.message
+    verdict = _double().evaluate(namespace["says"])
+    assert verdict.status == "fail" and "sparse @ meta" in verdict.message
