@@ -388,3 +388,13 @@ def test_stubs_without_source_lines_are_still_recognised():
     assert verdict.status == "todo" and "`helper`" in verdict.message
     verdict = _double().evaluate(namespace["says"])
     assert verdict.status == "fail" and "sparse @ meta" in verdict.message
+
+
+def test_a_learner_who_breaks_torch_still_gets_a_line(monkeypatch):
+    def vandal(x):
+        monkeypatch.delattr(torch, "allclose")
+        monkeypatch.delattr(torch, "set_rng_state")
+        return 2 * x
+
+    verdict = _double().evaluate(vandal)
+    assert verdict.status == "fail" and "could not" in verdict.message

@@ -244,8 +244,12 @@ class GlobalState:
         self.threads = torch.get_num_threads()
 
     def restore(self) -> None:
-        torch.set_rng_state(self.rng)
-        torch.set_default_dtype(self.dtype)
-        torch.set_grad_enabled(self.grad)
-        if torch.get_num_threads() != self.threads:
-            torch.set_num_threads(self.threads)
+        """Never raises (a learner's code may have broken torch itself)."""
+        try:
+            torch.set_rng_state(self.rng)
+            torch.set_default_dtype(self.dtype)
+            torch.set_grad_enabled(self.grad)
+            if torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)
+        except Exception:  # noqa: BLE001
+            pass
