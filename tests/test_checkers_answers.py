@@ -264,6 +264,8 @@ WRONG = [
     ("scaled_scores", "d_k", lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1], "instead of sqrt(d_k)"),
     ("scaled_scores", "Tq", lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-2]), "number of queries"),
     ("scaled_scores", "Tk", lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(k.shape[-2]), "number of keys"),
+    ("scaled_scores", "clipped", lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).clamp(-5, 5),
+     "values differ"),
     ("scaled_scores", "softmax", lambda q, k: _weights(q, k), "applied a softmax"),
     ("scaled_scores", "transposed", lambda q, k: k @ q.transpose(-2, -1) / math.sqrt(q.shape[-1]), "transposed"),
     ("scaled_scores", "no_grad", lambda q, k: (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).detach(),

@@ -15,6 +15,8 @@ def _scaled_scores_cases():
     g = _seeded(60)
     for b, tq, tk, d in ((1, 3, 5, 4), (2, 6, 6, 16), (3, 2, 7, 64), (1, 5, 4, 9), (2, 4, 3, 25)):
         yield torch.randn(b, tq, d, generator=g), torch.randn(b, tk, d, generator=g)
+    # wide scores (std ~ 8): the scaled scores are not bounded, nothing may clip them
+    yield 8 * torch.randn(2, 3, 5, 16, generator=g)[0], torch.randn(3, 4, 16, generator=g)
 
 
 def _scores(q, k):
