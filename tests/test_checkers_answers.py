@@ -215,6 +215,10 @@ WRONG = [
     ("attention_weights", "sqrt Tk", lambda q, k: _weights(q, k, scale=math.sqrt(k.shape[-2])), "number of keys"),
     ("attention_weights", "times sqrt", lambda q, k: _weights(q, k, scale=1 / math.sqrt(q.shape[-1])),
      "multiplied by sqrt"),
+    ("attention_weights", "clipped scores", lambda q, k: torch.softmax(
+        (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).clamp(-5, 5), -1), "values differ"),
+    ("attention", "clipped scores", lambda q, k, v: torch.softmax(
+        (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).clamp(-5, 5), -1) @ v, "values differ"),
     ("attention_weights", "scores", lambda q, k: q @ k.transpose(-2, -1), "rows should sum to 1"),
     ("attention_weights", "no_grad", lambda q, k: _weights(q, k).detach(), "cut off from autograd"),
     ("attention_weights", "query detached", lambda q, k: _weights(q.detach(), k), "no gradient reaches `q`"),

@@ -65,6 +65,7 @@ def _qk_cases():
     g = _seeded(30)
     for b, tq, tk, d in ((2, 4, 6, 8), (3, 5, 2, 16), (1, 1, 7, 64), (2, 6, 9, 3), (1, 3, 3, 4)):
         yield torch.randn(b, tq, d, generator=g), torch.randn(b, tk, d, generator=g)
+    yield 6 * torch.randn(2, 3, 8, generator=g), torch.randn(2, 5, 8, generator=g)  # wide scores: nothing may clip
 
 
 def _weights(q, k):
@@ -102,6 +103,8 @@ def _qkv_cases():
     for b, tq, tk, d, dv in ((1, 3, 3, 4, 4), (2, 4, 6, 8, 5), (3, 5, 2, 16, 3), (2, 3, 7, 4, 9)):
         yield (torch.randn(b, tq, d, generator=g), torch.randn(b, tk, d, generator=g),
                torch.randn(b, tk, dv, generator=g))
+    yield (6 * torch.randn(2, 3, 8, generator=g), torch.randn(2, 5, 8, generator=g),  # wide scores
+           torch.randn(2, 5, 4, generator=g))
 
 
 attention = Checker(
