@@ -233,6 +233,8 @@ WRONG = [
     ("self_attention", "sqrt(D)", lambda x, a, b, c: _sa(x, a, b, c, scale=math.sqrt(x.shape[-1])), "sqrt(D)"),
     ("self_attention", "sqrt(T)", lambda x, a, b, c: _sa(x, a, b, c, scale=math.sqrt(x.shape[-2])), "sqrt(T)"),
     ("self_attention", "axis", lambda x, a, b, c: _sa(x, a, b, c, dim=1), "wrong axis"),
+    ("self_attention", "clipped scores", lambda x, a, b, c: torch.softmax(
+        ((x @ a) @ (x @ b).transpose(-2, -1) / math.sqrt(b.shape[-1])).clamp(-5, 5), -1) @ (x @ c), "values differ"),
     ("self_attention", "w_q only", lambda x, a, b, c: ak.attention(x @ a, x @ a, x @ a)[0], "all with w_q"),
     ("self_attention", "swapped", lambda x, a, b, c: ak.attention(x @ b, x @ a, x @ c)[0], "swapped"),
     ("self_attention", "x values", lambda x, a, b, c: ak.attention(x @ a, x @ b, x)[0], "x itself as the values"),

@@ -18,6 +18,9 @@ def _self_attention_cases():
     for b, t, d, dk in ((1, 4, 6, 6), (2, 5, 8, 8), (3, 3, 4, 4), (2, 6, 8, 4), (2, 3, 9, 5)):
         yield (torch.randn(b, t, d, generator=g), torch.randn(d, dk, generator=g) / math.sqrt(d),
                torch.randn(d, dk, generator=g) / math.sqrt(d), torch.randn(d, dk, generator=g) / math.sqrt(d))
+    # wide scores (x scaled by 4): nothing may clip them
+    yield (4 * torch.randn(2, 4, 6, generator=g), torch.randn(6, 3, generator=g) / math.sqrt(6),
+           torch.randn(6, 3, generator=g) / math.sqrt(6), torch.randn(6, 3, generator=g) / math.sqrt(6))
 
 
 def _self_attention_reference(x, w_q, w_k, w_v):
