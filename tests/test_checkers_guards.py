@@ -398,3 +398,10 @@ def test_a_learner_who_breaks_torch_still_gets_a_line(monkeypatch):
 
     verdict = _double().evaluate(vandal)
     assert verdict.status == "fail" and "could not" in verdict.message
+
+
+def test_float32_and_float64_are_both_fine_whatever_the_reference_computes_in():
+    checker = Checker("double64", lambda x: 2 * x.double(), _cases)
+    assert checker.evaluate(lambda x: 2 * x).passed
+    assert checker.evaluate(lambda x: 2 * x.double()).passed
+    assert "float16" in checker.evaluate(lambda x: 2 * x.half()).message
