@@ -405,3 +405,14 @@ def test_float32_and_float64_are_both_fine_whatever_the_reference_computes_in():
     assert checker.evaluate(lambda x: 2 * x).passed
     assert checker.evaluate(lambda x: 2 * x.double()).passed
     assert "float16" in checker.evaluate(lambda x: 2 * x.half()).message
+
+
+def test_references_that_return_plain_python_values():
+    count = Checker("count", lambda x: int((x > 0).sum()), _cases)
+    assert count.evaluate(lambda x: int((x > 0).sum())).passed
+    assert count.evaluate(lambda x: (x > 0).sum()).passed  # a one-element tensor for a number
+    assert "values differ" in count.evaluate(lambda x: int((x >= 0).sum()) + 1).message
+    words = Checker("words", lambda x: ["pos" if v > 0 else "neg" for v in x[0].tolist()], _cases)
+    assert words.evaluate(lambda x: ["pos" if v > 0 else "neg" for v in x[0]]).passed
+    assert "expected list, got tuple" in words.evaluate(lambda x: ("pos",)).message
+    assert "got ['pos']" in words.evaluate(lambda x: ["pos"]).message

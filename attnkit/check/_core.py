@@ -18,6 +18,7 @@ so the graded cell fails with that one line.
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 import os
 import time
@@ -148,8 +149,10 @@ def _compare(got, expected, atol, rtol) -> str | None:
             if diff:
                 return f"item {i}: {diff}"
         return None
-    if got is None:
+    if got is None and expected is not None:
         return "your function returned None: did you forget `return`?"
+    if not isinstance(expected, torch.Tensor):
+        return _compare_plain(got, expected, atol, rtol)
     if not isinstance(got, torch.Tensor):
         if type(got).__module__ == "numpy":
             return f"expected a torch tensor, got NumPy {_kind(got)} (use torch.from_numpy)"
@@ -181,6 +184,21 @@ def _compare(got, expected, atol, rtol) -> str | None:
         f"values differ: largest gap {err.max().item():.3g}{where} "
         f"(got {g[tuple(pos)].item():.4g}, expected {e[tuple(pos)].item():.4g})"
     )
+
+
+def _compare_plain(got, expected, atol, rtol) -> str | None:
+    """A reference that returns a number, a string, a list...: numbers within tolerance, else equality."""
+    if isinstance(expected, numbers.Real) and not isinstance(expected, bool):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if not isinstance(got, numbers.Real) or isinstance(got, bool):
+            return f"expected a number, got {_kind(got)}"
+        if math.isclose(float(got), float(expected), rel_tol=rtol, abs_tol=atol):
+            return None
+        return f"values differ: got {float(got):.4g}, expected {float(expected):.4g}"
+    if type(got) is not type(expected):
+        return f"expected {_kind(expected)}, got {_kind(got)}"
+    return None if bool(got == expected) else f"got {safe_str(repr(got), 80)}, expected {safe_str(repr(expected), 80)}"
 
 
 class _Stop(Exception):
