@@ -155,7 +155,11 @@ def copy_args(args: tuple, requires_grad: bool = False) -> tuple:
                 c.requires_grad_(True)
             out.append(c)
         elif isinstance(a, torch.nn.Module):
-            m = copy.deepcopy(a)
+            try:
+                m = copy.deepcopy(a)
+            except Exception:  # noqa: BLE001 - a module that cannot be copied is shared, unprotected
+                out.append(a)
+                continue
             for p in m.parameters():
                 p.requires_grad_(requires_grad and p.is_floating_point())
             out.append(m)
