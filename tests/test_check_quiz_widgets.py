@@ -28,6 +28,9 @@ def stub(*args):
     (lambda q, k: good_weights(q, k)[0], "fail", "shape is"),
     (lambda q, k: q @ k, "fail", "your code raised RuntimeError"),
     (lambda q, k: "weights", "fail", "expected a tensor, got str"),
+    (lambda q, k: good_weights(q, k).detach(), "fail", "cut off from autograd"),
+    (lambda q, k: good_weights(q, k).half(), "fail", "float16"),
+    (lambda q, k: good_weights(q.double(), k.double()), "pass", "matches the reference"),
 ])
 def test_attention_weights_checker_names_the_mistake(fn, status, fragment):
     verdict = ak.check.attention_weights.evaluate(fn)
@@ -43,7 +46,9 @@ def test_checker_prints_exactly_one_line(capsys):
 
 @pytest.mark.parametrize("fn, status, fragment", [
     (lambda x: torch.softmax(x, dim=-1), "pass", ""),
-    (lambda x: torch.exp(x) / torch.exp(x).sum(-1, keepdim=True), "fail", "inf/NaN"),
+    (lambda x: torch.exp(x) / torch.exp(x).sum(-1, keepdim=True), "fail", "subtract each row's *max*"),
+    (lambda x: torch.exp(x - x.amin(-1, keepdim=True)) / torch.exp(x - x.amin(-1, keepdim=True)).sum(-1, True),
+     "fail", "row's min"),
     (lambda x: torch.softmax(x, dim=0), "fail", "wrong axis"),
     (stub, "todo", ""),
 ])
@@ -71,8 +76,9 @@ def test_checker_compares_tuples_and_does_not_let_learners_mutate_inputs():
 
     def mutating(x):
         x.add_(1.0)
-        return (x, x * 2)
-    assert not checker.evaluate(mutating).passed  # reference sees the original inputs
+        return (x - 1, (x - 1) * 2)
+    verdict = checker.evaluate(mutating)  # right values, but the caller's x changed
+    assert not verdict.passed and "changed its input `x` in place" in verdict.message
 
 
 def test_checker_rejects_non_callables():

@@ -138,10 +138,11 @@ def test_online_softmax_checker_stub_and_exception():
     assert verdict.status == "fail" and "raised" in verdict.message
 
 
-def test_sliding_window_checker_accepts_reference_and_int_masks():
+def test_sliding_window_checker_accepts_the_reference_and_refuses_non_bool_masks():
     assert check.sliding_window_mask.evaluate(check.lesson08._sliding_reference).passed
+    # ak.attention refuses an int mask and adds a float one: only a bool mask follows the mask rule
     verdict = check.sliding_window_mask.evaluate(lambda n, w: check.lesson08._sliding_reference(n, w).int())
-    assert verdict.passed, verdict.message
+    assert verdict.status == "fail" and "refuses an integer mask" in verdict.message
 
 
 def test_sliding_window_reference_is_causal_and_banded():

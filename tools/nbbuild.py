@@ -2,6 +2,7 @@
 
     python tools/nbbuild.py                 # every source under tools/nbsrc/
     python tools/nbbuild.py 03 05           # only the sources whose name starts so
+    python tools/nbbuild.py solutions/03    # only solutions/03_*
     python tools/nbbuild.py --check         # exit 1 if a notebook's cells differ from its source
 
 ``tools/nbsrc/notebooks/03_basic_attention.py`` becomes
@@ -9,7 +10,10 @@
 (cwd = its folder) and saved with outputs, so nbval can compare them.
 A source is a Python file split into cells by ``# %%`` (code) and
 ``# %% [markdown]`` (markdown, each line starting with ``# ``). A code cell that
-holds ``### BEGIN SOLUTION`` gets nbgrader's solution metadata.
+holds ``### BEGIN SOLUTION`` gets nbgrader's solution metadata; in a notebook with
+solutions, a code cell that calls ``ak.check.`` (a check cell) gets nbgrader's grade
+metadata (a locked autograder-test cell worth ``CHECK_POINTS``): under nbgrader a check
+that is not ✅ fails its cell, so ``nbgrader autograde`` scores the exercises.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "tools" / "nbsrc"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 CELL_MARK = re.compile(r"^# %%(?P<md> \[markdown\])?\s*$")
+CHECK_CALL = "ak.check."
+CHECK_POINTS = 1
 
 
 def parse(path: Path) -> nbformat.NotebookNode:
@@ -49,12 +55,20 @@ def parse(path: Path) -> nbformat.NotebookNode:
         else:
             cell = nbformat.v4.new_code_cell("\n".join(lines))
             if "### BEGIN SOLUTION" in cell.source:
-                n = sum("nbgrader" in c.metadata for c in nb.cells) + 1
+                n = sum(c.metadata.get("nbgrader", {}).get("solution", False) for c in nb.cells) + 1
                 cell.metadata["nbgrader"] = {
                     "solution": True, "grade": False, "locked": False,
                     "grade_id": f"{path.stem}_solution_{n}", "schema_version": 3,
                 }
             nb.cells.append(cell)
+    if any(c.metadata.get("nbgrader", {}).get("solution") for c in nb.cells):
+        checks = [c for c in nb.cells if c.cell_type == "code" and CHECK_CALL in c.source
+                  and "nbgrader" not in c.metadata]
+        for n, cell in enumerate(checks, start=1):
+            cell.metadata["nbgrader"] = {
+                "grade": True, "solution": False, "locked": True, "points": CHECK_POINTS,
+                "grade_id": f"{path.stem}_check_{n}", "schema_version": 3,
+            }
     for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
         cell["id"] = f"{path.stem[:2]}-{i:03d}"
     return nb
@@ -80,7 +94,10 @@ def same_cells(a: nbformat.NotebookNode, b: nbformat.NotebookNode) -> bool:
 
 def sources(prefixes: list[str]) -> list[Path]:
     found = sorted(SRC.glob("*/*.py"))
-    return [p for p in found if not prefixes or any(p.stem.startswith(x) for x in prefixes)]
+    def chosen(p: Path) -> bool:  # "03" picks both folders' 03_*; "solutions/03" only that folder's
+        return any(f"{p.parent.name}/{p.stem}".startswith(x) if "/" in x else p.stem.startswith(x)
+                   for x in prefixes)
+    return [p for p in found if not prefixes or chosen(p)]
 
 
 def main(argv: list[str]) -> int:

@@ -7,14 +7,16 @@ Each checker prints exactly one line:
   and, where it recognises one, the typical mistake by name;
 * ``✏️ …`` while the exercise stub (``raise NotImplementedError``) is untouched.
 
-A learner's exception is reported in one line, never as a traceback.
+Whatever the learner's function does, the verdict is one line, never a traceback.
 Checkers are objects: ``check.softmax(fn)`` prints, ``check.softmax.evaluate(fn)``
 returns the :class:`Verdict` (what the tests use).
 
-Layout: ``_core.py`` holds the machinery (:class:`Checker`, :class:`Verdict`, the
-comparison); each lesson's checkers live in ``lessonNN.py`` and are re-exported
+Layout: ``_core.py`` holds the machinery (:class:`Checker`, :class:`Case`,
+:class:`Verdict`, :class:`CheckFailed`, the comparison); ``_guards.py`` the guards
+around a learner's function (time limit, shape watch, stub detection, pristine copies
+and in-place edits); each lesson's checkers live in ``lessonNN.py`` and are re-exported
 here, so a learner writes ``ak.check.<name>``. A new lesson adds its module and
-one import line below.
+one import line below (the options are described in CONTRIBUTING.md, "Exercises").
 """
 
 from . import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08  # noqa: F401

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import torch
 
-from ._core import Checker, ScalarChecker, _row_sum_hint, _seeded
+from ._core import Case, Checker, ScalarChecker, _row_sum_hint, _seeded
 
 __all__ = ["additive_attention_weights", "last_state", "token_accuracy"]
 
 
 def _additive_cases():
     g = _seeded(202)
-    for b, t, dq, dk, a in ((2, 5, 4, 6, 3), (3, 7, 8, 8, 5), (1, 1, 3, 2, 4), (4, 9, 5, 10, 6)):
+    # (B, T, Dq, Dk, A); one case has B == T > 1, where a missing time axis broadcasts silently
+    for b, t, dq, dk, a in ((2, 5, 4, 6, 3), (3, 7, 8, 8, 5), (1, 1, 3, 2, 4), (4, 9, 5, 10, 6), (3, 3, 4, 5, 2)):
         yield (torch.randn(b, dq, generator=g), torch.randn(b, t, dk, generator=g),
                torch.randn(dq, a, generator=g), torch.randn(dk, a, generator=g),
                torch.randn(a, generator=g))
 
 
+_TIME_AXIS = ("the query has no time axis: (query @ w_query) is (B, A); .unsqueeze(1) makes it (B, 1, A), "
+              "which broadcasts against keys @ w_key (B, T, A)")
+
+
+def _additive_scores(q, k, wq, wk, v, act=torch.tanh):
+    return act((q @ wq).unsqueeze(1) + k @ wk) @ v   # (B, T)
+
+
 def _additive_ref(query, keys, w_query, w_key, v):
-    scores = torch.tanh((query @ w_query).unsqueeze(1) + keys @ w_key) @ v   # (B, T)
-    return torch.softmax(scores, dim=-1)
+    return torch.softmax(_additive_scores(query, keys, w_query, w_key, v), dim=-1)
 
 
 additive_attention_weights = Checker(
@@ -28,13 +36,18 @@ additive_attention_weights = Checker(
         "you forgot the tanh: scores are v . tanh(W_q q + W_k k_j)":
             lambda q, k, wq, wk, v: torch.softmax(((q @ wq).unsqueeze(1) + k @ wk) @ v, dim=-1),
         "you returned the scores: apply a softmax over the keys to get weights":
-            lambda q, k, wq, wk, v: torch.tanh((q @ wq).unsqueeze(1) + k @ wk) @ v,
+            lambda q, k, wq, wk, v: _additive_scores(q, k, wq, wk, v),
         "softmax over the wrong axis: normalise over the keys (dim=-1), not the batch":
-            lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq).unsqueeze(1) + k @ wk) @ v, dim=0),
+            lambda q, k, wq, wk, v: torch.softmax(_additive_scores(q, k, wq, wk, v), dim=0),
         "you multiplied the projections: additive attention adds W_q q and W_k k_j":
             lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq).unsqueeze(1) * (k @ wk)) @ v, dim=-1),
+        "you summed the tanh features instead of taking their dot product with v":
+            lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq).unsqueeze(1) + k @ wk).sum(-1), dim=-1),
+        _TIME_AXIS:
+            lambda q, k, wq, wk, v: torch.softmax(torch.tanh((q @ wq) + k @ wk) @ v, dim=-1),
     },
-    extra_hint=_row_sum_hint,
+    extra_hint=_row_sum_hint, grads=True,
+    error_hints={"must match the size": _TIME_AXIS},
 )
 
 
@@ -46,6 +59,7 @@ def _last_state_cases():
             lengths = lengths.clamp(max=t - 2)            # every row padded by 2 steps or more
         else:
             lengths[0] = t                                # one row without padding
+        lengths[-1] = 1                                   # and one row of a single step
         states = torch.randn(b, t, d, generator=g)  # padded steps hold junk, as an unpacked GRU's do
         yield states, lengths
 
@@ -66,20 +80,34 @@ last_state = Checker(
             lambda s, n: s.mean(dim=1),
         "you took the first step states[:, 0]":
             lambda s, n: s[:, 0],
+        "you used the longest length for every row: each row has its own length":
+            lambda s, n: s[:, int(n.max()) - 1],
     },
+    error_hints={"out of bounds": "off by one? the last real step of a row of length n is at index n - 1"},
+    grads=True,
 )
 
 
 def _accuracy_cases():
     g = _seeded(204)
-    for b, t in ((4, 6), (3, 9), (8, 5), (2, 12)):
+    for i, (b, t) in enumerate(((4, 6), (3, 9), (8, 5), (2, 12), (5, 7))):
         targets = torch.randint(0, 5, (b, t), generator=g)
         predictions = torch.where(torch.rand(b, t, generator=g) < 0.7, targets,
                                   torch.randint(0, 5, (b, t), generator=g))
         predictions[0] = targets[0]                        # one row entirely right
-        targets[:, -2:] = -100                             # positions that are not scored
-        predictions[1, -2:] = 0
-        yield predictions, targets
+        if i == 3:
+            yield Case(predictions, targets, hint="here no position is ignored")
+            continue
+        # ignored positions (-100) anywhere, a different number in each row, so that the mean over
+        # all scored tokens (micro) and the mean of per-row accuracies (macro) differ
+        ignored = torch.rand(b, t, generator=g) < torch.linspace(0.0, 0.6, b)[:, None]
+        ignored[0, :] = False
+        ignored[1, 1:] = True                              # a row with a single scored token...
+        if i == 4:
+            ignored[-1, :] = True                          # ...and one row with none
+        targets[ignored] = -100
+        yield Case(predictions, targets, hint="score exactly the positions whose target is not -100 (they can "
+                                               "be anywhere), each token once: correct tokens / scored tokens")
 
 
 def _token_accuracy_ref(predictions, targets):
@@ -96,5 +124,11 @@ token_accuracy = ScalarChecker(
             lambda p, t: ((p == t) | (t == -100)).all(dim=1).float().mean(),
         "you counted the ignored positions as right: divide by the number of scored positions":
             lambda p, t: ((p == t) | (t == -100)).float().mean(),
+        "you averaged per-row accuracies (macro): rows with more scored tokens must weigh more; "
+        "divide all correct tokens by all scored tokens":
+            lambda p, t: torch.stack([((r == s)[s != -100]).float().mean() for r, s in zip(p, t)
+                                      if (s != -100).any()]).mean(),
+        "you returned a percentage: return a fraction between 0 and 1":
+            lambda p, t: 100 * _token_accuracy_ref(p, t),
     },
 )

@@ -12,7 +12,8 @@ __all__ = ["split_heads", "merge_heads"]
 
 def _split_cases():
     g = _seeded(50)
-    for b, t, d, h in ((1, 5, 8, 2), (2, 3, 12, 4), (3, 7, 6, 3), (2, 4, 16, 8)):
+    # (B, T, D, H); in the last case H == T, so (B, T, H, Dh) has the expected shape
+    for b, t, d, h in ((1, 5, 8, 2), (2, 3, 12, 4), (3, 7, 6, 3), (2, 4, 16, 8), (2, 3, 6, 3)):
         yield torch.randn(b, t, d, generator=g), h
 
 
@@ -39,14 +40,16 @@ split_heads = Checker(
         "you split the features in the wrong order (Dh, H): head h gets every H-th feature. "
         "View as (B, T, H, Dh), so head h gets features h*Dh .. (h+1)*Dh - 1":
             lambda x, h: x.reshape(x.shape[0], x.shape[1], x.shape[2] // h, h).permute(0, 3, 1, 2),
+        "you have (B, T, H, Dh): add .transpose(1, 2) to bring the heads before the positions":
+            lambda x, h: x.reshape(x.shape[0], x.shape[1], h, x.shape[2] // h),
     },
-    extra_hint=_split_shape_hint,
+    extra_hint=_split_shape_hint, grads=True,
 )
 
 
 def _merge_cases():
     g = _seeded(51)
-    for b, h, t, dh in ((1, 2, 5, 4), (2, 4, 3, 3), (3, 3, 7, 2), (2, 8, 4, 2)):
+    for b, h, t, dh in ((1, 2, 5, 4), (2, 4, 3, 3), (3, 3, 7, 2), (2, 8, 4, 2), (2, 3, 3, 4)):
         yield (torch.randn(b, h, t, dh, generator=g),)
 
 
@@ -69,4 +72,7 @@ merge_heads = Checker(
         "the result should be (B, T, H * Dh): transpose(1, 2), then reshape (not view: after a "
         "transpose the tensor is not contiguous)"
         if isinstance(got, torch.Tensor) and got.shape != exp.shape else None),
+    error_hints={"view size is not compatible": "after a transpose the tensor is not contiguous: use "
+                                                ".reshape (or .contiguous().view)"},
+    grads=True,
 )
