@@ -347,8 +347,8 @@ WRONG = [
      "left out the window"),
     ("cached_attention_step", "is_causal=True", lambda *a: _step(
         *a, attend=lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)), "top-left"),
-    ("cached_attention_step", "before append", check.lesson08._cache_step_before_append, "before appending"),
-    ("cached_attention_step", "prepend", check.lesson08._cache_step_prepend, "front"),
+    ("cached_attention_step", "before append", check.lesson11._cache_step_before_append, "before appending"),
+    ("cached_attention_step", "prepend", check.lesson11._cache_step_prepend, "front"),
     ("cached_attention_step", "old caches", lambda q, k, v, ck, cv: (_step(q, k, v, ck, cv)[0], ck, cv),
      "old caches"),
     ("cached_attention_step", "no scale", lambda *a: _step(
@@ -448,6 +448,7 @@ def test_odd_but_correct_answers_pass(name, label, answer):
 def test_every_checker_of_lessons_01_to_08_is_covered_by_both_lists():
     names = {n for module in (check.lesson01, check.lesson02, check.lesson03, check.lesson04, check.lesson05,
                               check.lesson06, check.lesson07, check.lesson08) for n in module.__all__}
+    names.add("cached_attention_step")  # lesson 08's exercise until the KV cache moved to notebook 11
     assert names == {w[0] for w in WRONG} == {r[0] for r in RIGHT}
 
 

@@ -163,11 +163,11 @@ def test_sliding_window_checker_stub():
 
 
 def test_cached_step_checker_accepts_reference_and_matches_full_causal_attention():
-    assert check.cached_attention_step.evaluate(check.lesson08._cache_step).passed
+    assert check.cached_attention_step.evaluate(check.lesson11._cache_step).passed
     g = torch.Generator().manual_seed(2)
     q, k, v = (torch.randn(1, 2, 5, 4, generator=g) for _ in range(3))
     full = ak.attention(q, k, v, mask=ak.causal_mask(5))[0]  # (1, 2, 5, 4)
-    out, cache_k, cache_v = check.lesson08._cache_step(q[..., 4:, :], k[..., 4:, :], v[..., 4:, :],
+    out, cache_k, cache_v = check.lesson11._cache_step(q[..., 4:, :], k[..., 4:, :], v[..., 4:, :],
                                               k[..., :4, :], v[..., :4, :])
     assert torch.allclose(out, full[..., 4:, :], atol=1e-6)
     assert cache_k.shape == (1, 2, 5, 4) and torch.equal(cache_v, v)

@@ -7,12 +7,11 @@ import os
 import sys
 
 import torch
-import torch.nn.functional as F
 
 from ..attention import attention as _attention
 from ._core import Case, Checker, _seeded
 
-__all__ = ["online_softmax_attention", "sliding_window_mask", "cached_attention_step"]
+__all__ = ["online_softmax_attention", "sliding_window_mask"]
 
 
 # --- exercise 1: online softmax -------------------------------------------------------------------
@@ -209,68 +208,4 @@ sliding_window_mask = Checker(
             lambda n, w: _sliding_reference(n, n),
     },
     extra_hint=_mask_dtype_hint,
-)
-
-
-# --- exercise 3: one step with a KV cache ------------------------------------------------------------
-
-def _cache_step(query, key, value, cache_key, cache_value):
-    cache_key = torch.cat([cache_key, key], dim=-2)  # (B, H, t + 1, Dh)
-    cache_value = torch.cat([cache_value, value], dim=-2)  # (B, H, t + 1, Dv)
-    return _attention(query, cache_key, cache_value)[0], cache_key, cache_value
-
-
-def _cache_step_before_append(query, key, value, cache_key, cache_value):
-    out = _attention(query, cache_key, cache_value)[0]
-    return out, torch.cat([cache_key, key], dim=-2), torch.cat([cache_value, value], dim=-2)
-
-
-def _cache_step_prepend(query, key, value, cache_key, cache_value):
-    cache_key = torch.cat([key, cache_key], dim=-2)
-    cache_value = torch.cat([value, cache_value], dim=-2)
-    return _attention(query, cache_key, cache_value)[0], cache_key, cache_value
-
-
-def _cache_step_top_left(query, key, value, cache_key, cache_value):
-    """``is_causal=True`` with one query: the mask is aligned top-left, so it sees only the first key."""
-    out, ck, cv = _cache_step(query, key, value, cache_key, cache_value)
-    return F.scaled_dot_product_attention(query, ck, cv, is_causal=True), ck, cv
-
-
-def _cache_cases():
-    g = _seeded(81)
-    for b, h, t, d in ((1, 1, 3, 4), (2, 4, 5, 8), (1, 2, 1, 16), (3, 1, 7, 2)):
-        yield (torch.randn(b, h, 1, d, generator=g), torch.randn(b, h, 1, d, generator=g),
-               torch.randn(b, h, 1, d, generator=g), torch.randn(b, h, t, d, generator=g),
-               torch.randn(b, h, t, d, generator=g))
-
-
-def _with_caches(out_fn):
-    def wrong(q, k, v, ck, cv):
-        _, new_k, new_v = _cache_step(q, k, v, ck, cv)
-        return out_fn(q, k, v, new_k, new_v), new_k, new_v
-    return wrong
-
-
-cached_attention_step = Checker(
-    "cached_attention_step",
-    reference=_cache_step,
-    cases=_cache_cases,
-    mistakes={
-        "you attended before appending: the new token must also see its own key and value, so "
-        "append first, then attend":
-            _cache_step_before_append,
-        "you put the new key/value at the front: append them at the end (dim=-2), after the "
-        "older tokens":
-            _cache_step_prepend,
-        "you returned the old caches: return the caches with the new key and value appended":
-            lambda q, k, v, ck, cv: (_cache_step(q, k, v, ck, cv)[0], ck, cv),
-        "you forgot the scale: divide the scores by sqrt(d_k)":
-            _with_caches(lambda q, k, v, ck, cv: _attention(q, ck, cv, scale=1.0)[0]),
-        "is_causal=True aligns its mask top-left, so your one query saw only the first cached key: with "
-        "a cache the new token may see every key, so use no mask":
-            _cache_step_top_left,
-        "you attended to the new token alone: attend to every cached key, the past and the new one":
-            _with_caches(lambda q, k, v, ck, cv: v),
-    },
 )
