@@ -8,6 +8,22 @@ The mask rule, stated once for the whole package (it is PyTorch's):
 * a query whose every key is removed gets **zero weights and a zero output**,
   as ``torch.nn.functional.scaled_dot_product_attention`` gives;
 * integer masks are refused: ``1`` could mean "attend" or "add one".
+
+A removed key gets **exactly zero weight**, whatever the other scores are (even when an
+allowed key's score overflowed to ``-inf``). A query left with no finite score (every key
+removed, or every score ``-inf``) is treated as fully masked: zeros.
+
+float16 and bfloat16 inputs are computed in float32 and rounded once at the end, as
+PyTorch's CPU kernels accumulate them; outputs and weights come back in the input's dtype.
+
+Where attnkit and PyTorch differ on purpose:
+
+* a NaN score at a key the mask removes (a NaN in a masked-out *key*) is dropped, so that
+  key still gets weight 0; ``scaled_dot_product_attention`` and ``nn.MultiheadAttention``
+  add ``-inf`` to it and return NaN for the whole row. (A NaN in a masked-out *value*
+  gives NaN in both: ``0 * NaN`` is NaN.)
+* a query whose keys are all padding gets zeros here and from
+  ``scaled_dot_product_attention``; ``nn.MultiheadAttention`` returns NaN.
 """
 
 from __future__ import annotations
