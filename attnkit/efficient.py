@@ -51,19 +51,21 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     r"""Exact attention, tile by tile with an online softmax: the ``(Tq, Tk)`` scores are never stored.
 
     For each tile of queries, the keys are visited one tile at a time. Each query keeps
-    an offset ``m`` (a running maximum of its scores), a running sum ``l`` of
-    ``exp(s - m)`` and a running output ``acc``. When a tile's scores ``s`` raise the
-    maximum to ``m'``, the old sums are rescaled:
+    an offset ``m`` (the textbook choice is the running maximum of its scores), a running
+    sum ``l`` of ``exp(s - m)`` and a running output ``acc``. When a tile's scores ``s``
+    move the offset to ``m'``, the old sums are rescaled:
 
     .. math::
         l' = e^{m - m'} l + \sum_j e^{s_j - m'}, \quad
         acc' = e^{m - m'} acc + \sum_j e^{s_j - m'} v_j
 
     and the output is ``acc / l`` once every key tile was seen. Any offset gives the same
-    ``acc / l``; it only has to keep ``exp`` from overflowing. So the offset moves only
-    when a score exceeds it by more than 8 (``e^8`` is far from float32's limit), which
-    after the first tile is rare: most tiles need no rescale at all, and subtracting the
-    offset is folded into the score product (``torch.baddbmm``). Only one tile of scores
+    ``acc / l`` (it cancels); it only has to keep ``exp`` from overflowing or vanishing.
+    So the offset starts at 0 and moves to a tile's maximum only when a score rises more
+    than 8 above it, or when a query's first scores all lie more than 8 below it (``e^8``
+    is far from float32's limits). Scores of ordinary size never move it: no tile needs
+    a rescale, and where an offset is needed its subtraction is folded into the score
+    product (``torch.baddbmm``). Only one tile of scores
     exists at a time, so the extra memory is the output plus one tile, instead of the
     whole score matrix.
 
@@ -110,8 +112,8 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     Tq, Tk, D, Dv = query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]
     scores_shape = batch_shape + (Tq, Tk)
     scale = _resolve_scale(scale, D)
-    if mask is not None:
-        mask = _check_mask(mask, scores_shape, query.dtype, query.device)
+    if mask is not None:  # expanded: a view, no copy
+        mask = _check_mask(mask, scores_shape, query.dtype, query.device).expand(scores_shape)
     if query.dtype in _REDUCED:  # float32 inside, one rounding at the end
         mask = mask.float() if mask is not None and mask.is_floating_point() else mask
         out = memory_efficient_attention(query.float(), key.float(), value.float(), mask, scale,
@@ -134,17 +136,19 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
         for q_start in range(0, Tq, query_block_size):
             q_stop = min(q_start + query_block_size, Tq)
             q_tile = query[rows, q_start:q_stop] * scale  # (G, bq, D): cheaper than scaling the scores
-            offset = q_tile.new_zeros(q_tile.shape[:-1] + (1,))  # (G, bq, 1)
-            run_sum = torch.zeros_like(offset)  # (G, bq, 1)
+            offset = None  # (G, bq, 1): 0 for every query until one needs another
+            run_sum = q_tile.new_zeros(q_tile.shape[:-1] + (1,))  # (G, bq, 1)
             acc = q_tile.new_zeros(q_tile.shape[:-1] + (Dv,))  # (G, bq, Dv)
             for k_start in range(0, min(Tk, q_stop) if causal else Tk, block_size):
                 k_stop = min(k_start + block_size, Tk, q_stop if causal else Tk)
-                # scores minus the offset, in one product: (G, bq, bk)
-                scores = torch.baddbmm(offset, q_tile, key_t[rows, :, k_start:k_stop], beta=-1)
+                k_tile = key_t[rows, :, k_start:k_stop]  # (G, D, bk)
+                if offset is None:
+                    scores = torch.bmm(q_tile, k_tile)  # (G, bq, bk)
+                else:  # the scores minus the offset, in the same product
+                    scores = torch.baddbmm(offset, q_tile, k_tile, beta=-1)
                 if mask is not None:
-                    tile_mask = mask[..., q_start:q_stop, k_start:k_stop]
-                    tile_mask = tile_mask.expand(batch_shape + tile_mask.shape[-2:]).reshape(
-                        (N,) + tile_mask.shape[-2:])[rows]  # (G, bq, bk)
+                    tile_mask = mask[..., q_start:q_stop, k_start:k_stop]  # a view of the mask
+                    tile_mask = tile_mask.reshape((N,) + tile_mask.shape[-2:])[rows]  # (G, bq, bk)
                     if tile_mask.dtype == torch.bool:
                         scores.masked_fill_(~tile_mask, -math.inf)  # exactly zero weight
                     else:
@@ -154,13 +158,16 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
                     k_pos = torch.arange(k_start, k_stop, device=query.device)[None, :]
                     scores.masked_fill_(k_pos > q_pos, -math.inf)
                 tile_max = scores.detach().amax(dim=-1, keepdim=True)  # (G, bq, 1), above the offset
-                # move the offset up to the tile's maximum where the scores grew far past it, or
-                # where a query sees its first finite score (detached: the offset cancels out)
-                grow = (tile_max > 8.0) | ((run_sum == 0) & (tile_max > -math.inf))
+                # exp(scores) is safe while a query's largest score stays within 8 of its offset.
+                # The offset moves to the tile's maximum where a score grew past that, or where a
+                # query's first finite scores lie far below it (their exp would vanish). Detached:
+                # the offset cancels out of acc / run_sum, so it needs no gradient.
+                first = (run_sum == 0) & (tile_max > -math.inf) & (tile_max < -8.0)
+                grow = (tile_max > 8.0) | first
                 if _any(grow):
                     shift = torch.where(grow, tile_max, 0.0)  # (G, bq, 1)
                     scores -= shift
-                    offset = offset + shift
+                    offset = shift if offset is None else offset + shift
                     fade = (-shift.clamp_min(0.0)).exp()  # how much the old sums shrink
                     run_sum, acc = run_sum * fade, acc * fade
                 probs = scores.exp_()  # (G, bq, bk)
@@ -208,13 +215,13 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
         ``(..., T, D)``, ``(..., T, D)``, ``(..., T, Dv)``: self-attention, so one length ``T``.
     window : int
         How many neighbours on each side a query sees (``0`` = only itself). A window
-        of ``T - 1`` or more sees every key; it is computed as ``T - 1``.
+        of ``T - 1`` or more sees every key; it is computed as ``T - 1`` (so a huge window
+        costs no more than the full band).
     scale : float, optional
         Defaults to ``1 / sqrt(D)``.
     return_weights : bool
-        Also return the weights in the **banded layout** ``(..., T, 2 * w + 1)``, with
-        ``w = min(window, T - 1)``:
-        ``weights[..., i, w + d]`` is the weight query ``i`` gives key ``i + d``
+        Also return the weights in the **banded layout** ``(..., T, 2 * window + 1)``:
+        ``weights[..., i, window + d]`` is the weight query ``i`` gives key ``i + d``
         (zero where ``i + d`` falls outside the sequence).
 
     Returns
@@ -239,11 +246,11 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
     return_weights = require_bool(return_weights, "return_weights")
     scale = _resolve_scale(scale, query.shape[-1])
     T, Dv = query.shape[-2], value.shape[-1]
-    window = min(window, max(T - 1, 0))  # a wider window sees no more keys; it would only cost memory
+    requested, window = window, min(window, max(T - 1, 0))  # a wider window sees no more keys
     query, key, value = (t.expand(batch_shape + t.shape[-2:]) for t in (query, key, value))
     if T == 0:
         out = query.new_zeros(batch_shape + (0, Dv))
-        return (out, query.new_zeros(batch_shape + (0, 2 * window + 1))) if return_weights else out
+        return (out, query.new_zeros(batch_shape + (0, 2 * requested + 1))) if return_weights else out
     block = min(max(window, 32), T)
     n_blocks = -(-T // block)
     padded = n_blocks * block
@@ -270,7 +277,9 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
     # the band of row r is columns r .. r + 2w of its slab; masked slots hold exactly 0
     band_index = rows + torch.arange(2 * window + 1, device=query.device)  # (b, 2w+1)
     banded = attn_weights.gather(-1, band_index.expand(attn_weights.shape[:-1] + band_index.shape[-1:]))
-    return output, banded.flatten(-3, -2)[..., :T, :]
+    banded = banded.flatten(-3, -2)[..., :T, :]  # (..., T, 2w+1)
+    # the columns of a window wider than T - 1 point outside the sequence: zeros
+    return output, F.pad(banded, (requested - window, requested - window))
 
 
 # ----------------------------------------------------------------------------
