@@ -535,7 +535,8 @@ class TinyLM(nn.Module):
         prompt is run once into a :class:`attnkit.KVCache` and each step feeds only the
         newest token; with ``use_cache=False`` each step recomputes the whole sequence.
         Both give the same tokens. A temperature so small that ``logits / temperature``
-        overflows still works: it samples among the most likely tokens (greedy up to ties).
+        overflows still works: it samples among the most likely tokens (greedy up to ties);
+        one that is 0 in the model's dtype is greedy.
         The model's train/eval mode is restored afterwards, even after an error.
         """
         if not isinstance(use_cache, bool):
@@ -544,6 +545,8 @@ class TinyLM(nn.Module):
         temperature = require_number(temperature, "temperature")
         if not 0 <= temperature < float("inf"):  # also refuses NaN
             raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+        if torch.tensor(temperature, dtype=self.token_emb.weight.dtype) == 0:
+            temperature = 0.0  # too small for the model's dtype (e.g. 1e-300 in float32): greedy
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         unbatched = isinstance(ids, torch.Tensor) and ids.dim() == 1
