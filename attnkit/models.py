@@ -494,8 +494,8 @@ class TinyLM(nn.Module):
         if not isinstance(ids, torch.Tensor):
             raise TypeError(f"ids must be a torch.Tensor of token ids, got {type(ids).__name__}")
         if ids.dtype not in (torch.int64, torch.int32):  # what nn.Embedding takes
-            raise TypeError(f"ids must be int64 (torch.long) or int32 token ids, got dtype {ids.dtype}; "
-                            f"convert with ids.long()")
+            raise TypeError(f"ids must hold integers of dtype int64 (torch.long) or int32, got dtype "
+                            f"{ids.dtype}; convert with ids.long()")
         if ids.dim() != 2 or ids.shape[1] == 0:
             raise ValueError(f"ids must be (B, T) with T >= 1, got shape {shape_str(ids.shape)}")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
