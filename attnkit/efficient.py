@@ -247,6 +247,9 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
     scale = _resolve_scale(scale, query.shape[-1])
     T, Dv = query.shape[-2], value.shape[-1]
     requested, window = window, min(window, max(T - 1, 0))  # a wider window sees no more keys
+    if query.dtype in _REDUCED:  # float32 inside, one rounding at the end (as in attention)
+        result = local_attention(query.float(), key.float(), value.float(), requested, scale, return_weights)
+        return tuple(t.to(query.dtype) for t in result) if return_weights else result.to(query.dtype)
     query, key, value = (t.expand(batch_shape + t.shape[-2:]) for t in (query, key, value))
     if T == 0:
         out = query.new_zeros(batch_shape + (0, Dv))
@@ -390,6 +393,9 @@ def block_sparse_attention(query, key, value, block_size, local_blocks=1, global
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be True or False, got {causal!r}")
     scale = _resolve_scale(scale, query.shape[-1])
+    if query.dtype in _REDUCED:  # float32 inside, one rounding at the end (as in attention)
+        return block_sparse_attention(query.float(), key.float(), value.float(), block_size, local_blocks,
+                                      global_blocks, causal, scale).to(query.dtype)
     T, Dv = query.shape[-2], value.shape[-1]
     query, key, value = (t.expand(batch_shape + t.shape[-2:]) for t in (query, key, value))
     if T == 0:

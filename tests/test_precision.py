@@ -180,3 +180,17 @@ def test_half_precision_weights_keep_the_input_dtype(dtype):
     assert out.dtype == weights.dtype == dtype
     rows = weights.double().sum(-1)
     assert torch.allclose(rows, torch.ones_like(rows), atol=4 * _eps(dtype) * 20)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_local_and_block_sparse_compute_half_precision_in_float32(dtype):
+    q, k, v = (t[..., :12, :] for t in _inputs("overflowing scores", dtype)[:3])
+    window_mask = ak.local_window_mask(12, 2)
+    local, banded = ak.local_attention(q, k, v, window=2, return_weights=True)
+    dense, weights = ak.attention(q, k, v, mask=window_mask)
+    assert local.dtype == banded.dtype == dtype and torch.isfinite(local).all()
+    tol = 2 * _eps(dtype) * max(1.0, dense.double().abs().max().item())  # both: float32 inside, one rounding
+    assert (local.double() - dense.double()).abs().max() <= tol
+    sparse = ak.block_sparse_attention(q, k, v, block_size=4)
+    expected = ak.attention(q, k, v, mask=ak.block_sparse_mask(12, 4))[0]
+    assert sparse.dtype == dtype and (sparse.double() - expected.double()).abs().max() <= tol
