@@ -62,10 +62,10 @@ class Quiz:
         if choice is None:
             return None
         if isinstance(choice, str):
+            if len(choice) == 1 and choice.lower() in _LETTERS[:n]:  # a letter first, as the text shows
+                return _LETTERS.index(choice.lower())
             if choice in self.options:
                 return self.options.index(choice)
-            if len(choice) == 1 and choice.lower() in _LETTERS[:n]:
-                return _LETTERS.index(choice.lower())
             raise ValueError(
                 f"{choice!r} is not one of the options: give a letter from 'a' to {_LETTERS[n - 1]!r}, "
                 f"an index from 0 to {n - 1}, or an option's text"
