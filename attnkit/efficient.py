@@ -112,13 +112,14 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     Tq, Tk, D, Dv = query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]
     scores_shape = batch_shape + (Tq, Tk)
     scale = _resolve_scale(scale, D)
-    if mask is not None:  # expanded: a view, no copy
-        mask = _check_mask(mask, scores_shape, query.dtype, query.device).expand(scores_shape)
+    if mask is not None:
+        mask = _check_mask(mask, scores_shape, query.dtype, query.device)
     if query.dtype in _REDUCED:  # float32 inside, one rounding at the end
-        mask = mask.float() if mask is not None and mask.is_floating_point() else mask
         out = memory_efficient_attention(query.float(), key.float(), value.float(), mask, scale,
                                          block_size, query_block_size, causal)
         return out.to(query.dtype)
+    if mask is not None:
+        mask = mask.expand(scores_shape)  # a view, no copy
     N = math.prod(batch_shape)
     if Tq == 0 or Tk == 0 or N == 0:  # nothing to tile; attention's answer keeps the autograd graph
         if causal:
