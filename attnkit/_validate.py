@@ -60,3 +60,23 @@ def broadcast_batch(shapes: dict[str, torch.Size]) -> torch.Size:
     except RuntimeError:
         listed = ", ".join(f"{name} {shape_str(s)}" for name, s in shapes.items())
         raise ValueError(f"batch shapes do not broadcast: {listed}") from None
+
+
+def require_bool(value, name: str) -> bool:
+    """Raise ``TypeError`` unless ``value`` is ``True`` or ``False`` (a string like ``'no'`` is not)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def require_like(tensors: dict, like: torch.Tensor, owner: str) -> None:
+    """Raise ``TypeError`` unless every tensor in ``{name: tensor}`` has the dtype and device of ``like``.
+
+    ``owner`` names what ``like`` belongs to, e.g. ``"this layer's weights"``.
+    """
+    for name, t in tensors.items():
+        if t.dtype != like.dtype or t.device != like.device:
+            raise TypeError(
+                f"{name} is {t.dtype} on {t.device} but {owner} are {like.dtype} on {like.device}; "
+                f"convert one side, e.g. {name}.to({like.dtype}) or layer.to({t.dtype})"
+            )

@@ -8,6 +8,22 @@ The mask rule, stated once for the whole package (it is PyTorch's):
 * a query whose every key is removed gets **zero weights and a zero output**,
   as ``torch.nn.functional.scaled_dot_product_attention`` gives;
 * integer masks are refused: ``1`` could mean "attend" or "add one".
+
+A removed key gets **exactly zero weight**, whatever the other scores are (even when an
+allowed key's score overflowed to ``-inf``). A query left with no finite score (every key
+removed, or every score ``-inf``) is treated as fully masked: zeros.
+
+float16 and bfloat16 inputs are computed in float32 and rounded once at the end, as
+PyTorch's CPU kernels accumulate them; outputs and weights come back in the input's dtype.
+
+Where attnkit and PyTorch differ on purpose:
+
+* a NaN score at a key the mask removes (a NaN in a masked-out *key*) is dropped, so that
+  key still gets weight 0; ``scaled_dot_product_attention`` and ``nn.MultiheadAttention``
+  add ``-inf`` to it and return NaN for the whole row. (A NaN in a masked-out *value*
+  gives NaN in both: ``0 * NaN`` is NaN.)
+* a query whose keys are all padding gets zeros here and from
+  ``scaled_dot_product_attention``; ``nn.MultiheadAttention`` returns NaN.
 """
 
 from __future__ import annotations
@@ -49,6 +65,8 @@ def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
         raise ValueError("softmax needs at least one dimension, got a 0-d tensor")
     if not -x.dim() <= dim < x.dim():
         raise ValueError(f"dim={dim} is out of range for x of shape {shape_str(x.shape)}")
+    if x.shape[dim] == 0:  # nothing to normalise: the empty result, as torch.softmax gives
+        return torch.softmax(x, dim=dim)
     row_max = x.amax(dim=dim, keepdim=True).detach()
     row_max = torch.where(row_max == -math.inf, torch.zeros_like(row_max), row_max)
     exp = torch.exp(x - row_max)
@@ -64,6 +82,11 @@ def _check_qkv(query, key, value):
     if not (query.dtype == key.dtype == value.dtype):
         raise TypeError(
             f"query, key and value must share a dtype, got {query.dtype}, {key.dtype}, {value.dtype}"
+        )
+    if not (query.device == key.device == value.device):
+        raise ValueError(
+            f"query, key and value must be on one device, got {query.device}, {key.device}, "
+            f"{value.device}; move them with .to(query.device)"
         )
     if query.shape[-1] != key.shape[-1]:
         raise ValueError(
@@ -81,9 +104,13 @@ def _check_qkv(query, key, value):
     )
 
 
-def _check_mask(mask, scores_shape, dtype):
+def _check_mask(mask, scores_shape, dtype, device=None):
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"mask must be a torch.Tensor or None, got {type(mask).__name__}")
+    if device is not None and mask.device != device:
+        raise ValueError(
+            f"mask is on {mask.device} but the scores are on {device}; move it with mask.to({str(device)!r})"
+        )
     if mask.dtype != torch.bool and not mask.is_floating_point():
         raise TypeError(
             f"mask must be bool (True = may attend) or float (added to the scores), "
@@ -105,10 +132,23 @@ def _resolve_scale(scale, width: int) -> float:
     """``1 / sqrt(width)`` by default; otherwise a finite number (checked)."""
     if scale is None:  # width 0 has all-zero scores whatever the scale: uniform weights, as in SDPA
         return 1.0 / math.sqrt(width) if width > 0 else 1.0
+    if isinstance(scale, torch.Tensor) and scale.requires_grad:
+        raise TypeError(
+            "scale is a tensor that requires grad: attention reads it as a plain number, so its "
+            "gradient would be lost; pass a float (scale.item()), or multiply the query by it instead"
+        )
     scale = require_number(scale, "scale")
     if not math.isfinite(scale):
         raise ValueError(f"scale must be a finite number, got {scale}")
     return scale
+
+
+_REDUCED = (torch.float16, torch.bfloat16)
+
+
+def _any(flags: torch.Tensor) -> bool:
+    """``flags.any()`` as a Python bool; ``False`` on the ``meta`` device, which holds no values."""
+    return flags.device.type != "meta" and bool(flags.any())
 
 
 def _attend(query, key, value, mask=None, scale: float = 1.0):
@@ -116,20 +156,32 @@ def _attend(query, key, value, mask=None, scale: float = 1.0):
 
     ``mask`` is ``None``, bool or float and already broadcasts to the scores. Code that
     has checked its inputs once (a decoding loop, called per token and layer) calls this.
+    float16 and bfloat16 inputs are computed in float32 and rounded once at the end, as
+    PyTorch's CPU kernels accumulate them: float16 overflows at 65504, and a bfloat16
+    softmax keeps only 8 bits of each weight.
     """
+    if query.dtype in _REDUCED:
+        if mask is not None and mask.is_floating_point():
+            mask = mask.float()
+        output, attn_weights = _attend(query.float(), key.float(), value.float(), mask, scale)
+        return output.to(query.dtype), attn_weights.to(query.dtype)
     attn_scores = query @ key.transpose(-2, -1) * scale  # (..., Tq, Tk)
-    if mask is None:
-        attn_weights = torch.softmax(attn_scores, dim=-1)
-    else:
+    if mask is not None:
+        # -inf, not a large negative number: a removed key gets exactly zero weight
+        # even when an allowed key's score is -inf too
         if mask.dtype == torch.bool:
-            # A finite "minus infinity": exp() of it is exactly 0, yet a fully
-            # masked row stays finite (uniform) instead of 0/0 = NaN.
-            attn_scores = attn_scores.masked_fill(~mask, torch.finfo(attn_scores.dtype).min)
-            has_key = mask.any(dim=-1, keepdim=True)
+            attn_scores = attn_scores.masked_fill(~mask, -math.inf)
         else:
             attn_scores = attn_scores + mask
-            has_key = (attn_scores > -math.inf).any(dim=-1, keepdim=True)
-            attn_scores = attn_scores.masked_fill(~has_key, 0.0)
+    attn_weights = torch.softmax(attn_scores, dim=-1)
+    # A row with no finite score (every key removed, or scores that overflowed to -inf)
+    # has nothing to attend to: zero weights, as SDPA gives. The softmax makes such a row
+    # NaN, so its first column finds the candidates in one cheap look (a row holding a
+    # NaN score is NaN too, and stays so); only then are the scores searched and the
+    # softmax redone, with those rows zeroed before it so no NaN reaches the gradient.
+    if _any(attn_weights[..., :1].isnan()):
+        has_key = (attn_scores > -math.inf).any(dim=-1, keepdim=True)  # (..., Tq, 1)
+        attn_scores = attn_scores.masked_fill(~has_key, 0.0)
         attn_weights = torch.softmax(attn_scores, dim=-1).masked_fill(~has_key, 0.0)
     output = attn_weights @ value  # (..., Tq, Dv)
     return output, attn_weights
@@ -173,5 +225,5 @@ def attention(query, key, value, mask=None, scale=None):
     scale = _resolve_scale(scale, query.shape[-1])
 
     if mask is not None:
-        mask = _check_mask(mask, scores_shape, query.dtype)
+        mask = _check_mask(mask, scores_shape, query.dtype, query.device)
     return _attend(query, key, value, mask, scale)

@@ -27,8 +27,8 @@ import math
 import torch
 from torch.nn import functional as F
 
-from ._validate import require_int, shape_str
-from .attention import _check_mask, _check_qkv, _resolve_scale
+from ._validate import require_bool, require_int, shape_str
+from .attention import _REDUCED, _any, _attend, _check_mask, _check_qkv, _resolve_scale
 
 __all__ = [
     "memory_efficient_attention",
@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 
-def _needs_grad(*tensors) -> bool:
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-
-
 # ----------------------------------------------------------------------------
 # memory-efficient (online softmax) attention
 # ----------------------------------------------------------------------------
@@ -54,18 +50,24 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
                                query_block_size=None, causal=False):
     r"""Exact attention, tile by tile with an online softmax: the ``(Tq, Tk)`` scores are never stored.
 
-    For each tile of queries, the keys are visited one tile at a time. With the
-    scores ``s`` of a tile, each query keeps a running maximum ``m``, a running
-    sum ``l`` of ``exp(s - m)`` and a running output ``acc``:
+    For each tile of queries, the keys are visited one tile at a time. Each query keeps
+    an offset ``m`` (the textbook choice is the running maximum of its scores), a running
+    sum ``l`` of ``exp(s - m)`` and a running output ``acc``. When a tile's scores ``s``
+    move the offset to ``m'``, the old sums are rescaled:
 
     .. math::
-        m' = \max(m, \max_j s_j), \quad
         l' = e^{m - m'} l + \sum_j e^{s_j - m'}, \quad
         acc' = e^{m - m'} acc + \sum_j e^{s_j - m'} v_j
 
-    and the output is ``acc / l`` once every key tile was seen. Only one tile of
-    scores ``(..., query_block_size, block_size)`` exists at a time, so the extra
-    memory is the output plus one tile, instead of the whole score matrix.
+    and the output is ``acc / l`` once every key tile was seen. Any offset gives the same
+    ``acc / l`` (it cancels); it only has to keep ``exp`` from overflowing or vanishing.
+    So the offset starts at 0 and moves to a tile's maximum only when a score rises more
+    than 8 above it, or when a query's first scores all lie more than 8 below it (``e^8``
+    is far from float32's limits). Scores of ordinary size never move it: no tile needs
+    a rescale, and where an offset is needed its subtraction is folded into the score
+    product (``torch.baddbmm``). Only one tile of scores
+    exists at a time, so the extra memory is the output plus one tile, instead of the
+    whole score matrix.
 
     Parameters
     ----------
@@ -78,9 +80,9 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     block_size : int
         Keys per tile.
     query_block_size : int, optional
-        Queries per tile; by default chosen so that one tile of scores over all
-        batch and head dimensions holds about 2**19 floats (2 MiB, about the size of
-        the cores' L2 caches): 128 queries for 8 heads and 512 keys.
+        Queries per tile; ``block_size`` by default. The batch and head dimensions are
+        visited a few at a time, so that one tile of scores holds about 2**19 floats
+        (2 MiB, about the size of the cores' L2 caches): two heads of 512 x 512.
     causal : bool
         Query ``i`` attends keys ``j <= i`` only (the pattern of
         :func:`attnkit.causal_mask` and of PyTorch's ``is_causal=True``); combined
@@ -90,6 +92,9 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     -------
     output : torch.Tensor, shape ``(..., Tq, Dv)``
         No weights: returning them would need the very matrix this function avoids.
+        float16 and bfloat16 are computed in float32, as in :func:`attnkit.attention`.
+        With autograd recording, each tile's weights are kept for the backward pass:
+        the memory saving is for inference (``torch.no_grad()``).
 
     Examples
     --------
@@ -101,86 +106,87 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     """
     batch_shape = _check_qkv(query, key, value)
     block_size = require_int(block_size, "block_size", minimum=1)
-    if query_block_size is not None:
-        query_block_size = require_int(query_block_size, "query_block_size", minimum=1)
-    if not isinstance(causal, bool):
-        raise TypeError(f"causal must be True or False, got {causal!r}")
-    Tq, Tk, Dv = query.shape[-2], key.shape[-2], value.shape[-1]
+    query_block_size = block_size if query_block_size is None else require_int(
+        query_block_size, "query_block_size", minimum=1)
+    causal = require_bool(causal, "causal")
+    Tq, Tk, D, Dv = query.shape[-2], key.shape[-2], query.shape[-1], value.shape[-1]
     scores_shape = batch_shape + (Tq, Tk)
-    scale = _resolve_scale(scale, query.shape[-1])
+    scale = _resolve_scale(scale, D)
     if mask is not None:
-        mask = _check_mask(mask, scores_shape, query.dtype).expand(scores_shape)  # a view, no copy
-    if query_block_size is None:
-        rows_per_batch = max(1, math.prod(batch_shape))
-        query_block_size = max(16, min(512, 2**19 // (rows_per_batch * min(block_size, max(Tk, 1)))))
-    grad = _needs_grad(query, key, value) or (mask is not None and mask.requires_grad)
+        mask = _check_mask(mask, scores_shape, query.dtype, query.device)
+    if query.dtype in _REDUCED:  # float32 inside, one rounding at the end
+        out = memory_efficient_attention(query.float(), key.float(), value.float(), mask, scale,
+                                         block_size, query_block_size, causal)
+        return out.to(query.dtype)
+    if mask is not None:
+        mask = mask.expand(scores_shape)  # a view, no copy
+    N = math.prod(batch_shape)
+    if Tq == 0 or Tk == 0 or N == 0:  # nothing to tile; attention's answer keeps the autograd graph
+        if causal:
+            mask = _causal_and(mask, Tq, Tk, query.device)
+        return _attend(query, key, value, mask, scale)[0]
 
-    output = query.new_empty(batch_shape + (Tq, Dv))  # (..., Tq, Dv)
-    if Tq == 0:
-        return output
-    if Tk == 0:
-        return output.zero_()
-    low = torch.finfo(query.dtype).min
-    key_t = key.transpose(-2, -1)  # (..., D, Tk)
-    pieces = []
-    for q_start in range(0, Tq, query_block_size):
-        q_stop = min(q_start + query_block_size, Tq)
-        q_tile = query[..., q_start:q_stop, :] * scale  # (..., bq, D): cheaper than scaling the scores
-        k_stop_all = min(Tk, q_stop) if causal else Tk
-        run_max = run_sum = acc = has_key = None
-        every_row_has_key = False  # set by a tile without any mask
-        for k_start in range(0, k_stop_all, block_size):
-            k_stop = min(k_start + block_size, k_stop_all)
-            attn_scores = q_tile @ key_t[..., k_start:k_stop]  # (..., bq, bk)
-            keep = None
-            if causal and k_stop - 1 > q_start:  # a tile that crosses the diagonal
-                rows = torch.arange(q_start, q_stop, device=query.device)[:, None]
-                cols = torch.arange(k_start, k_stop, device=query.device)[None, :]
-                keep = cols <= rows  # (bq, bk)
-            if mask is not None:
-                tile_mask = mask[..., q_start:q_stop, k_start:k_stop]
-                if tile_mask.dtype == torch.bool:
-                    keep = tile_mask if keep is None else tile_mask & keep
-                else:
-                    attn_scores = attn_scores + tile_mask
-                    finite = attn_scores > -math.inf
-                    keep = finite if keep is None else finite & keep
-            if keep is not None:
-                # a finite "minus infinity": exp(low - m) is 0 as soon as a real key is seen
-                attn_scores = attn_scores.masked_fill(~keep, low)
-                tile_has_key = keep.any(dim=-1, keepdim=True)
-                has_key = tile_has_key if has_key is None else has_key | tile_has_key
-            else:
-                every_row_has_key = True
-            tile_max = attn_scores.amax(dim=-1, keepdim=True)  # (..., bq, 1)
-            v_tile = value[..., k_start:k_stop, :]  # (..., bk, Dv)
-            if run_max is None:
-                run_max = tile_max
-                probs = (attn_scores - run_max).exp() if grad else attn_scores.sub_(run_max).exp_()
-                run_sum = probs.sum(dim=-1, keepdim=True)
-                acc = probs @ v_tile  # (..., bq, Dv)
-                continue
-            new_max = torch.maximum(run_max, tile_max)
-            rescale = (run_max - new_max).exp()  # (..., bq, 1): how much the old sums shrink
-            if grad:
-                probs = (attn_scores - new_max).exp()
-                run_sum = run_sum * rescale + probs.sum(dim=-1, keepdim=True)
-                acc = acc * rescale + probs @ v_tile
-            else:
-                probs = attn_scores.sub_(new_max).exp_()
-                run_sum.mul_(rescale).add_(probs.sum(dim=-1, keepdim=True))
-                acc.mul_(rescale).add_(probs @ v_tile)
-            run_max = new_max
-        tile_out = acc / run_sum if grad else acc.div_(run_sum)
-        if has_key is not None and not every_row_has_key:
-            tile_out = tile_out.masked_fill(~has_key, 0.0)
-        if grad:
-            pieces.append(tile_out)
-        else:
-            output[..., q_start:q_stop, :] = tile_out
-    if grad:
-        return torch.cat(pieces, dim=-2)
-    return output
+    # one flat batch axis N (a copy only where an input was broadcast): (N, T, D)
+    query, key, value = (t.expand(batch_shape + t.shape[-2:]).reshape((N,) + t.shape[-2:])
+                         for t in (query, key, value))
+    key_t = key.transpose(-2, -1)  # (N, D, Tk)
+    heads = max(1, 2**19 // (query_block_size * block_size))  # batch x head rows per tile
+    output = query.new_empty(N, Tq, Dv)
+    for n in range(0, N, heads):
+        rows = slice(n, n + heads)
+        for q_start in range(0, Tq, query_block_size):
+            q_stop = min(q_start + query_block_size, Tq)
+            q_tile = query[rows, q_start:q_stop] * scale  # (G, bq, D): cheaper than scaling the scores
+            offset = None  # (G, bq, 1): 0 for every query until one needs another
+            run_sum = q_tile.new_zeros(q_tile.shape[:-1] + (1,))  # (G, bq, 1)
+            acc = q_tile.new_zeros(q_tile.shape[:-1] + (Dv,))  # (G, bq, Dv)
+            for k_start in range(0, min(Tk, q_stop) if causal else Tk, block_size):
+                k_stop = min(k_start + block_size, Tk, q_stop if causal else Tk)
+                k_tile = key_t[rows, :, k_start:k_stop]  # (G, D, bk)
+                if offset is None:
+                    scores = torch.bmm(q_tile, k_tile)  # (G, bq, bk)
+                else:  # the scores minus the offset, in the same product
+                    scores = torch.baddbmm(offset, q_tile, k_tile, beta=-1)
+                if mask is not None:
+                    tile_mask = mask[..., q_start:q_stop, k_start:k_stop]  # a view of the mask
+                    tile_mask = tile_mask.reshape((N,) + tile_mask.shape[-2:])[rows]  # (G, bq, bk)
+                    if tile_mask.dtype == torch.bool:
+                        scores.masked_fill_(~tile_mask, -math.inf)  # exactly zero weight
+                    else:
+                        scores += tile_mask
+                if causal and k_stop - 1 > q_start:  # a tile that crosses the diagonal
+                    q_pos = torch.arange(q_start, q_stop, device=query.device)[:, None]
+                    k_pos = torch.arange(k_start, k_stop, device=query.device)[None, :]
+                    scores.masked_fill_(k_pos > q_pos, -math.inf)
+                tile_max = scores.detach().amax(dim=-1, keepdim=True)  # (G, bq, 1), above the offset
+                # exp(scores) is safe while a query's largest score stays within 8 of its offset.
+                # The offset moves to the tile's maximum where a score grew past that, or where a
+                # query's first finite scores lie far below it (their exp would vanish). Detached:
+                # the offset cancels out of acc / run_sum, so it needs no gradient.
+                first = (run_sum == 0) & (tile_max > -math.inf) & (tile_max < -8.0)
+                grow = (tile_max > 8.0) | first
+                if _any(grow):
+                    shift = torch.where(grow, tile_max, 0.0)  # (G, bq, 1)
+                    scores -= shift
+                    offset = shift if offset is None else offset + shift
+                    fade = (-shift.clamp_min(0.0)).exp()  # how much the old sums shrink
+                    run_sum, acc = run_sum * fade, acc * fade
+                probs = scores.exp_()  # (G, bq, bk)
+                run_sum = run_sum + probs.sum(dim=-1, keepdim=True)
+                acc = torch.baddbmm(acc, probs, value[rows, k_start:k_stop])  # acc + probs @ v
+            # a query that saw no finite score has acc = run_sum = 0: its output is 0
+            output[rows, q_start:q_stop] = acc / run_sum.masked_fill(run_sum == 0, 1.0)
+    return output.reshape(batch_shape + (Tq, Dv))
+
+
+def _causal_and(mask, Tq, Tk, device):
+    """``mask`` combined with the causal pattern (key ``j <= i``); for the empty cases only."""
+    causal = torch.ones(Tq, Tk, dtype=torch.bool, device=device).tril()
+    if mask is None:
+        return causal
+    if mask.dtype == torch.bool:
+        return mask & causal
+    return mask.masked_fill(~causal, -math.inf)
 
 
 # ----------------------------------------------------------------------------
@@ -209,7 +215,9 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
     query, key, value : torch.Tensor
         ``(..., T, D)``, ``(..., T, D)``, ``(..., T, Dv)``: self-attention, so one length ``T``.
     window : int
-        How many neighbours on each side a query sees (``0`` = only itself).
+        How many neighbours on each side a query sees (``0`` = only itself). A window
+        of ``T - 1`` or more sees every key; it is computed as ``T - 1`` (so a huge window
+        costs no more than the full band).
     scale : float, optional
         Defaults to ``1 / sqrt(D)``.
     return_weights : bool
@@ -236,12 +244,17 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
     batch_shape = _check_qkv(query, key, value)
     _check_self_attention(query, key, "local_attention")
     window = require_int(window, "window", minimum=0)
+    return_weights = require_bool(return_weights, "return_weights")
     scale = _resolve_scale(scale, query.shape[-1])
     T, Dv = query.shape[-2], value.shape[-1]
+    requested, window = window, min(window, max(T - 1, 0))  # a wider window sees no more keys
+    if query.dtype in _REDUCED:  # float32 inside, one rounding at the end (as in attention)
+        result = local_attention(query.float(), key.float(), value.float(), requested, scale, return_weights)
+        return tuple(t.to(query.dtype) for t in result) if return_weights else result.to(query.dtype)
     query, key, value = (t.expand(batch_shape + t.shape[-2:]) for t in (query, key, value))
     if T == 0:
         out = query.new_zeros(batch_shape + (0, Dv))
-        return (out, query.new_zeros(batch_shape + (0, 2 * window + 1))) if return_weights else out
+        return (out, query.new_zeros(batch_shape + (0, 2 * requested + 1))) if return_weights else out
     block = min(max(window, 32), T)
     n_blocks = -(-T // block)
     padded = n_blocks * block
@@ -268,7 +281,9 @@ def local_attention(query, key, value, window, scale=None, return_weights=False)
     # the band of row r is columns r .. r + 2w of its slab; masked slots hold exactly 0
     band_index = rows + torch.arange(2 * window + 1, device=query.device)  # (b, 2w+1)
     banded = attn_weights.gather(-1, band_index.expand(attn_weights.shape[:-1] + band_index.shape[-1:]))
-    return output, banded.flatten(-3, -2)[..., :T, :]
+    banded = banded.flatten(-3, -2)[..., :T, :]  # (..., T, 2w+1)
+    # the columns of a window wider than T - 1 point outside the sequence: zeros
+    return output, F.pad(banded, (requested - window, requested - window))
 
 
 # ----------------------------------------------------------------------------
@@ -379,6 +394,9 @@ def block_sparse_attention(query, key, value, block_size, local_blocks=1, global
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be True or False, got {causal!r}")
     scale = _resolve_scale(scale, query.shape[-1])
+    if query.dtype in _REDUCED:  # float32 inside, one rounding at the end (as in attention)
+        return block_sparse_attention(query.float(), key.float(), value.float(), block_size, local_blocks,
+                                      global_blocks, causal, scale).to(query.dtype)
     T, Dv = query.shape[-2], value.shape[-1]
     query, key, value = (t.expand(batch_shape + t.shape[-2:]) for t in (query, key, value))
     if T == 0:
@@ -386,7 +404,7 @@ def block_sparse_attention(query, key, value, block_size, local_blocks=1, global
     low = torch.finfo(query.dtype).min
     n_blocks = -(-T // block_size)
     padded = n_blocks * block_size
-    layout = block_sparse_layout(n_blocks, local_blocks, global_blocks, causal)
+    layout = block_sparse_layout(n_blocks, local_blocks, global_blocks, causal).to(query.device)
     n_global = min(global_blocks, n_blocks)
     pieces = []
     positions = torch.arange(padded, device=query.device)
@@ -404,7 +422,7 @@ def block_sparse_attention(query, key, value, block_size, local_blocks=1, global
     # 2. the other query blocks gather their few kept key blocks
     if n_blocks > n_global:
         ordinary = layout[n_global:]  # (nr, nb)
-        per_row = int(ordinary.sum(1).max())
+        per_row = min(2 * local_blocks + 1 + global_blocks, n_blocks)  # the most blocks a row keeps
         # kept block indices of each row, padded with a repeated index marked invalid
         order = torch.sort((~ordinary).to(torch.int8), dim=1, stable=True).indices[:, :per_row]
         valid = ordinary.gather(1, order)  # (nr, K)
@@ -415,7 +433,8 @@ def block_sparse_attention(query, key, value, block_size, local_blocks=1, global
         k_gather = k_pad[..., order, :, :].flatten(-3, -2)  # (..., nr, K*b, D)
         v_gather = v_pad[..., order, :, :].flatten(-3, -2)  # (..., nr, K*b, Dv)
         attn_scores = q_blocks @ k_gather.transpose(-2, -1) * scale  # (..., nr, b, K*b)
-        key_pos = (order[:, :, None] * block_size + torch.arange(block_size)).flatten(1)  # (nr, K*b)
+        in_block = torch.arange(block_size, device=query.device)
+        key_pos = (order[:, :, None] * block_size + in_block).flatten(1)  # (nr, K*b)
         key_ok = valid.repeat_interleave(block_size, dim=1) & (key_pos < T)  # (nr, K*b)
         keep = key_ok[:, None, :]  # (nr, 1, K*b)
         if causal:
@@ -499,6 +518,12 @@ class KVCache:
         for name, t in (("key", key), ("value", value)):
             if not isinstance(t, torch.Tensor):
                 raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+            if t.dtype != self.keys.dtype or t.device != self.keys.device:
+                raise TypeError(
+                    f"{name} is {t.dtype} on {t.device} but this cache holds {self.keys.dtype} on "
+                    f"{self.keys.device}: storing it would convert it silently; convert it first "
+                    f"({name}.to({self.keys.dtype})) or make the cache with dtype={t.dtype}"
+                )
             if t.dim() != 4 or (t.shape[0], t.shape[1], t.shape[3]) != expected:
                 raise ValueError(
                     f"{name} must be (B, H, t, Dh) = ({expected[0]}, {expected[1]}, t, {expected[2]}), "

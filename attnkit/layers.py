@@ -7,6 +7,12 @@ Both are written from scratch and proven equal to PyTorch's own modules:
 Note the opposite mask conventions: PyTorch's ``nn.MultiheadAttention`` takes a
 boolean ``attn_mask`` that is ``True`` where attention is **not** allowed;
 attnkit (like ``scaled_dot_product_attention``) uses ``True`` = **may** attend.
+
+Where these layers and PyTorch's differ on purpose (see :mod:`attnkit.attention`): a query
+whose keys are all masked (a fully padded row) gives zero attention output here and NaN in
+``nn.MultiheadAttention``; a NaN in a masked-out key is ignored here and spreads NaN there.
+Inputs must have the dtype and device of the layer's weights (a ``TypeError`` says so),
+where PyTorch raises a ``RuntimeError`` from inside a product.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._validate import require_int, require_number, require_tensor, shape_str
+from ._validate import require_bool, require_int, require_like, require_number, require_tensor, shape_str
 from .attention import attention
 
 __all__ = ["MultiHeadAttention", "TransformerEncoderLayer"]
@@ -73,6 +79,7 @@ class MultiHeadAttention(nn.Module):
                 f"num_heads={num_heads} is not a multiple of num_kv_heads={num_kv_heads}: "
                 f"each key/value head must serve the same number of query heads"
             )
+        require_bool(bias, "bias")
         dropout = require_number(dropout, "dropout")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
@@ -120,6 +127,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(
                 f"key has length {key.shape[-2]} but value has length {value.shape[-2]}"
             )
+        require_like({"query": query, "key": key, "value": value}, self.q_proj.weight, "this layer's weights")
 
     def forward(self, query, key, value, mask=None):
         """Attend from ``query`` to ``key``/``value``.
@@ -179,7 +187,7 @@ class MultiHeadAttention(nn.Module):
                 for proj, b in ((layer.q_proj, b_q), (layer.k_proj, b_k), (layer.v_proj, b_v)):
                     proj.bias.copy_(b)
                 layer.out_proj.bias.copy_(module.out_proj.bias)
-        return layer.to(module.in_proj_weight.dtype)
+        return layer.to(module.in_proj_weight.dtype).train(module.training)  # same dtype, same mode
 
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
@@ -211,6 +219,11 @@ class TransformerEncoderLayer(nn.Module):
         if dim_feedforward is None:
             dim_feedforward = 4 * require_int(d_model, "d_model", minimum=1)
         dim_feedforward = require_int(dim_feedforward, "dim_feedforward", minimum=1)
+        require_bool(norm_first, "norm_first")
+        require_bool(bias, "bias")
+        layer_norm_eps = require_number(layer_norm_eps, "layer_norm_eps")
+        if not 0.0 < layer_norm_eps < float("inf"):
+            raise ValueError(f"layer_norm_eps must be a positive finite number, got {layer_norm_eps}")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         self.self_attn = MultiHeadAttention(d_model, num_heads, bias=bias, dropout=dropout)
@@ -219,7 +232,7 @@ class TransformerEncoderLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.dropout = nn.Dropout(dropout)
-        self.norm_first, self.activation = bool(norm_first), activation
+        self.norm_first, self.activation = norm_first, activation
         self.attn_weights: torch.Tensor | None = None
 
     def _attention_block(self, x, mask):
@@ -240,6 +253,7 @@ class TransformerEncoderLayer(nn.Module):
                 f"x must be (B, T, {d_model}) or (T, {d_model}) for this layer's d_model={d_model}, "
                 f"got shape {shape_str(x.shape)}"
             )
+        require_like({"x": x}, self.linear1.weight, "this layer's weights")
         if self.norm_first:
             x = x + self._attention_block(self.norm1(x), mask)
             x = x + self._feed_forward_block(self.norm2(x))
@@ -265,4 +279,4 @@ class TransformerEncoderLayer(nn.Module):
         layer.self_attn = MultiHeadAttention.from_torch(module.self_attn)
         for name in ("linear1", "linear2", "norm1", "norm2"):
             getattr(layer, name).load_state_dict(getattr(module, name).state_dict())
-        return layer.to(module.linear1.weight.dtype)
+        return layer.to(module.linear1.weight.dtype).train(module.training)  # same dtype, same mode

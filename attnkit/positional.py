@@ -38,6 +38,9 @@ def sinusoidal_positions(seq_len: int, d_model: int, base: float = 10000.0) -> t
     """
     seq_len = require_int(seq_len, "seq_len")
     d_model = require_int(d_model, "d_model")
+    base = require_number(base, "base")
+    if not 0 < base < float("inf"):  # wavelengths are powers of base: base <= 0 gives NaN
+        raise ValueError(f"base must be a positive finite number, got {base}")
     position = torch.arange(seq_len, dtype=torch.float64)[:, None]  # (T, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (ceil(D/2),)
     angle = position / base ** (two_i / d_model)  # (T, ceil(D/2))

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from ._validate import shape_str
 from .attention import attention
 from .plot import new_figure
 
@@ -70,6 +71,19 @@ def live_figure(draw, **controls):
 
 # --- lesson 03: pick the query, move the scale -------------------------------------------
 
+def _one_sequence(x, name: str) -> torch.Tensor:
+    """``x`` as a plain float32 ``(T, D)`` tensor for drawing: detached, on the CPU, one sequence."""
+    from ._validate import require_tensor
+
+    require_tensor(x, name)
+    if x.dim() != 2:
+        raise ValueError(
+            f"{name} must be one sequence (T, D), got shape {shape_str(x.shape)}; "
+            f"for a batch, pick one example, e.g. {name}[0]"
+        )
+    return x.detach().to("cpu", torch.float32)  # bfloat16 has no numpy twin; grad is not needed to draw
+
+
 def draw_attention_row(tokens, query, key, query_index: int = 0, beta: float = 1.0,
                        query_labels=None, ax=None):
     """Bar chart of one query's attention weights over ``tokens``, at inverse temperature ``beta``.
@@ -87,6 +101,7 @@ def draw_attention_row(tokens, query, key, query_index: int = 0, beta: float = 1
     >>> fig.axes[0].get_title()
     "query 'b', β = 0.00: max 0.33, entropy 1.10 nats"
     """
+    query, key = _one_sequence(query, "query"), _one_sequence(key, "key")
     query_labels = list(tokens) if query_labels is None else list(query_labels)
     if len(tokens) != key.shape[-2]:
         raise ValueError(f"{len(tokens)} tokens for {key.shape[-2]} keys")
@@ -248,7 +263,8 @@ __all__ += ["draw_self_attention_row", "self_attention_explorer"]
 def _check_square_weights(weights, tokens, name="weights"):
     if not isinstance(weights, torch.Tensor) or weights.dim() != 2 or weights.shape[0] != weights.shape[1]:
         shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
-        raise ValueError(f"{name} must be a square (T, T) tensor of self-attention weights, got {shape}")
+        raise ValueError(f"{name} must be a square (T, T) tensor of self-attention weights, got {shape}; "
+                         f"for a batch or several heads, pick one map, e.g. {name}[0]")
     if len(tokens) != weights.shape[0]:
         raise ValueError(f"{len(tokens)} tokens for {name} of shape {tuple(weights.shape)}")
 
@@ -313,7 +329,8 @@ __all__ += ["draw_head_attention", "head_explorer"]
 def _check_layer_head_weights(weights, tokens):
     if not isinstance(weights, torch.Tensor) or weights.dim() != 4 or weights.shape[-1] != weights.shape[-2]:
         shape = tuple(weights.shape) if isinstance(weights, torch.Tensor) else type(weights).__name__
-        raise ValueError(f"weights must be (layers, heads, T, T) self-attention weights, got {shape}")
+        raise ValueError(f"weights must be (layers, heads, T, T) self-attention weights of one example, "
+                         f"got {shape}; for a (B, L, H, T, T) batch, pick one example, e.g. weights[0]")
     if len(tokens) != weights.shape[-1]:
         raise ValueError(f"{len(tokens)} tokens for weights of shape {tuple(weights.shape)}")
 

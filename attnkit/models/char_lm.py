@@ -173,8 +173,9 @@ class TinyLM(nn.Module):
     def _check_ids(self, ids, extra: int = 0):
         if not isinstance(ids, torch.Tensor):
             raise TypeError(f"ids must be a torch.Tensor of token ids, got {type(ids).__name__}")
-        if ids.is_floating_point() or ids.dtype == torch.bool:
-            raise TypeError(f"ids must hold integers, got dtype {ids.dtype}")
+        if ids.dtype not in (torch.int64, torch.int32):  # what nn.Embedding takes
+            raise TypeError(f"ids must hold integers of dtype int64 (torch.long) or int32, got dtype "
+                            f"{ids.dtype}; convert with ids.long()")
         if ids.dim() != 2 or ids.shape[1] == 0:
             raise ValueError(f"ids must be (B, T) with T >= 1, got shape {shape_str(ids.shape)}")
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.vocab_size):
@@ -213,14 +214,19 @@ class TinyLM(nn.Module):
         ``softmax(logits / temperature)`` with ``generator``. With ``use_cache=True`` the
         prompt is run once into a :class:`attnkit.KVCache` and each step feeds only the
         newest token; with ``use_cache=False`` each step recomputes the whole sequence.
-        Both give the same tokens.
+        Both give the same tokens. A temperature so small that ``logits / temperature``
+        overflows still works: it samples among the most likely tokens (greedy up to ties);
+        one that is 0 in the model's dtype is greedy.
+        The model's train/eval mode is restored afterwards, even after an error.
         """
         if not isinstance(use_cache, bool):
             raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
         max_new_tokens = require_int(max_new_tokens, "max_new_tokens")
         temperature = require_number(temperature, "temperature")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if not 0 <= temperature < float("inf"):  # also refuses NaN
+            raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}")
+        if torch.tensor(temperature, dtype=self.token_emb.weight.dtype) == 0:
+            temperature = 0.0  # too small for the model's dtype (e.g. 1e-300 in float32): greedy
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         unbatched = isinstance(ids, torch.Tensor) and ids.dim() == 1
@@ -229,10 +235,11 @@ class TinyLM(nn.Module):
         self._check_ids(ids, extra=max_new_tokens)
         was_training = self.training
         self.eval()
-        # inference mode: no autograd bookkeeping at all, which is most of a one-token step's overhead
-        with torch.inference_mode():
-            out = self._generate(ids, max_new_tokens, use_cache, temperature, generator)
-        self.train(was_training)
+        try:  # inference mode: no autograd bookkeeping at all, most of a one-token step's overhead
+            with torch.inference_mode():
+                out = self._generate(ids, max_new_tokens, use_cache, temperature, generator)
+        finally:
+            self.train(was_training)
         out = out.clone()  # a normal tensor again, usable anywhere (inference tensors are not)
         return out[0] if unbatched else out
 
@@ -248,7 +255,9 @@ class TinyLM(nn.Module):
             if temperature == 0:
                 next_id = logits.argmax(dim=-1)  # (B,)
             else:
-                probs = torch.softmax(logits / temperature, dim=-1)
+                # shifted so the largest logit is 0: a tiny temperature sends the others to -inf, not NaN
+                shifted = logits - logits.amax(dim=-1, keepdim=True)  # (B, V)
+                probs = torch.softmax(shifted / temperature, dim=-1)
                 next_id = torch.multinomial(probs, 1, generator=generator)[:, 0]
             out[:, length] = next_id
             length += 1
