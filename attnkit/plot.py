@@ -423,7 +423,8 @@ def plot_quality_vs_cost(curves, ax=None, chance: float | None = None, highlight
 __all__ += ["plot_patch_attention"]
 
 
-def plot_patch_attention(image, weights, patch_size: int, ax=None, title=None, alpha: float = 0.55):
+def plot_patch_attention(image, weights, patch_size: int, ax=None, title=None, alpha: float = 0.45,
+                         highlight=None):
     """An image with one attention weight per patch laid over it as a heatmap (lesson 10).
 
     Parameters
@@ -434,6 +435,8 @@ def plot_patch_attention(image, weights, patch_size: int, ax=None, title=None, a
         One weight per patch, patches numbered row by row (as :func:`attnkit.image_to_patches`).
     patch_size : int
         ``N`` must equal ``(S / patch_size) ** 2``.
+    highlight : bool tensor, shape ``(N,)``, optional
+        Patches to outline (for instance the ones that hold the object).
 
     Returns
     -------
@@ -444,6 +447,9 @@ def plot_patch_attention(image, weights, patch_size: int, ax=None, title=None, a
     >>> ax = plot_patch_attention(torch.zeros(4, 4), torch.tensor([0.7, 0.1, 0.1, 0.1]), 2)
     >>> len(ax.images)  # the image and the heatmap over it
     2
+    >>> ax = plot_patch_attention(torch.zeros(4, 4), torch.ones(4) / 4, 2, highlight=torch.tensor([1, 0, 0, 0]))
+    >>> len(ax.patches)  # one outline
+    1
     >>> plt.close("all")
     """
     image = torch.as_tensor(image).detach().float()
@@ -467,6 +473,16 @@ def plot_patch_attention(image, weights, patch_size: int, ax=None, title=None, a
     for k in range(1, grid):
         ax.axhline(k * patch_size - 0.5, color="white", lw=0.4, alpha=0.6)
         ax.axvline(k * patch_size - 0.5, color="white", lw=0.4, alpha=0.6)
+    if highlight is not None:
+        from matplotlib.patches import Rectangle
+
+        highlight = torch.as_tensor(highlight).flatten().bool()
+        if highlight.numel() != weights.numel():
+            raise ValueError(f"highlight has {highlight.numel()} entries for {weights.numel()} patches")
+        for n in highlight.nonzero().flatten().tolist():
+            r, c = divmod(n, grid)
+            ax.add_patch(Rectangle((c * patch_size - 0.5, r * patch_size - 0.5), patch_size, patch_size,
+                                   fill=False, edgecolor="cyan", linewidth=1.8))
     ax.set_xticks([])
     ax.set_yticks([])
     if title:

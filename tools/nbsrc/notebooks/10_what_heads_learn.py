@@ -227,6 +227,9 @@ _ = ax.legend(fontsize=8)
 # induction score (rows = layers, columns = heads).
 
 # %%
+pos = torch.arange(T)[None]  # (1, T)
+in_copy = (pos >= s_eval[:, None] + n_eval[:, None]) & (pos < s_eval[:, None] + 2 * n_eval[:, None])  # (B, T)
+before_copy = (pos >= 1) & (pos < s_eval[:, None] + n_eval[:, None])  # (B, T): queries 1 .. s+n-1
 scores = {}
 for seed, (model, _) in zip(SEEDS, runs[2]):
     model(x_eval)
@@ -234,18 +237,27 @@ for seed, (model, _) in zip(SEEDS, runs[2]):
     scores[seed] = previous, induction
     print(f"seed {seed}: previous-token score {[[round(v, 2) for v in r] for r in previous.tolist()]}, "
           f"induction score {[[round(v, 2) for v in r] for r in induction.tolist()]}")
-pos = torch.arange(T)[None]  # (1, T)
-in_copy = (pos >= s_eval[:, None] + n_eval[:, None]) & (pos < s_eval[:, None] + 2 * n_eval[:, None])  # (B, T)
+    bp = int(previous[0].argmax())
+    back = torch.zeros(len(x_eval), T)  # (B, T): weight of query p on key p - 1
+    back[:, 1:] = model.attn_weights[:, 0, bp].diagonal(offset=-1, dim1=-2, dim2=-1)
+    print(f"   its best previous-token head 0.{bp} puts {back[before_copy].mean():.2f} on p - 1 for the "
+          f"queries before the copy, {back[in_copy].mean():.2f} for those in the copy")
 print(f"for comparison: a head spreading its weight evenly over the keys it may see puts "
       f"{(1 / (pos + 1.0)).expand(len(x_eval), T)[in_copy].mean():.2f} on one key, on average over the copy")
 
 # %% [markdown]
 # The roles sit where the circuit says: layer 0 holds the previous-token heads, layer 1 the
 # induction heads, and neither layer does the other's job. With two heads per layer, the work is
-# often **shared**: both layer-1 heads are induction heads, and in layer 0 one head looks back
-# more strongly than the other. Here are the two maps of seed 0 on one evaluation sequence, drawn
-# by the function behind the explorer below; the bars are the row of one query in the copy
-# (orange: the key one step back; green: the key after the earlier occurrence).
+# **shared**: on every seed both layer-1 heads are induction heads, and in layer 0 one head looks
+# back more strongly than the other. The strongest previous-token head looks back almost perfectly
+# for the queries before the copy, and much less inside the copy. That fits the circuit: the keys
+# an induction head reads, $p - n + 1$, lie in the first occurrence, so that is where "my previous
+# token was ..." must be written; inside the copy nothing in this task reads it.
+#
+# Here are the two heads of seed 0 on one evaluation sequence, drawn by the function behind the
+# explorer below. The bars are one query's row (orange: the key one step back; green, for a query
+# in the copy: the key after the earlier occurrence); the grey bands mark the segment and its
+# copy. Layer 0 is shown at a query in the first occurrence, layer 1 at a query in the copy.
 
 # %%
 model = runs[2][0][0]
@@ -254,7 +266,8 @@ weights0 = model.attn_weights[0]  # (L, H, T, T)
 s_ex, n_ex = s_eval[0].item(), n_eval[0].item()
 previous, induction = scores[0]
 best_prev, best_ind = int(previous[0].argmax()), int(induction[1].argmax())
-display(ak.widgets.draw_induction_pattern(weights0, x_eval[0].tolist(), s_ex, n_ex, layer=0, head=best_prev))
+display(ak.widgets.draw_induction_pattern(weights0, x_eval[0].tolist(), s_ex, n_ex, layer=0, head=best_prev,
+                                          query=s_ex + n_ex // 2))
 display(ak.widgets.draw_induction_pattern(weights0, x_eval[0].tolist(), s_ex, n_ex, layer=1, head=best_ind))
 
 # %% [markdown]
@@ -373,9 +386,11 @@ ak.quiz.ask(
 def spotlight_share(vit):
     """Accuracy, and the class token's mean attention share on the object's patch (test images)."""
     with torch.no_grad():
-        accuracy = (vit(x_img).argmax(-1) == y_img).float().mean().item()
-    share = (vit.class_attention() * on_object).sum(1).mean().item()  # (B, N) -> mean share on the object
-    return accuracy, share
+        correct = vit(x_img).argmax(-1) == y_img  # (B,)
+    spot = vit.class_attention()  # (B, N)
+    share = (spot * on_object).sum(1).mean().item()  # mean share on the object's patch
+    hit = on_object.gather(1, spot.argmax(1, keepdim=True))[:, 0]  # (B,): brightest spot on the object?
+    return correct.float().mean().item(), share, hit, correct
 
 
 vits = []
@@ -389,13 +404,18 @@ for seed in SEEDS:
     vits.append(vit)
     print(f"seed {seed}: accuracy {before[0]:.2f} -> {after[0]:.2f} (chance 0.33) | class-token attention on "
           f"the object's patch {before[1]:.2f} -> {after[1]:.2f} (its share of the image: 1/16 = 0.06)")
+    hit, correct = after[2], after[3]
+    print(f"   after training: the most-attended patch is the object's on {hit.float().mean():.2f} of the "
+          f"images; accuracy there {correct[hit].float().mean():.2f}, elsewhere {correct[~hit].float().mean():.2f}")
 
 # %% [markdown]
 # Before training, the class token spreads its attention about evenly, so the object's patch gets
 # about its share of the image. After training, on every seed, most of the class token's
 # attention falls on the one patch in sixteen that holds the shape: the spotlight was learned,
-# from nothing but the class labels. Here it is on test images (seed 0), the heatmap laid over
-# each image:
+# from nothing but the class labels. And it matters for the answer: on every seed, the images
+# where the class token's most-attended patch is *not* the shape's are classified much less
+# accurately (though above chance) than those where it is. Here it is on test images (seed 0), the heatmap laid over
+# each image and the shape's patch boxed in cyan:
 
 # %%
 vit = vits[0]
@@ -405,10 +425,11 @@ with torch.no_grad():
 fig, axes = plt.subplots(2, 4, figsize=(10, 5.4), layout="constrained")
 for i, ax in enumerate(axes.flat):
     share = (spot[i] * on_object[i]).sum().item()
-    ak.plot.plot_patch_attention(x_img[i, 0], spot[i], PATCH, ax=ax,
+    ak.plot.plot_patch_attention(x_img[i, 0], spot[i], PATCH, ax=ax, highlight=on_object[i],
                                  title=f"{ak.SHAPE_NAMES[y_img[i]]} -> {ak.SHAPE_NAMES[predicted[i]]}, "
                                        f"{share:.2f} on it")
-_ = fig.suptitle("class token's attention over the patches (seed 0; title: true -> predicted, share on the shape)")
+_ = fig.suptitle("class token's attention over the patches (seed 0); cyan box: the shape's patch; "
+                 "title: true -> predicted, share on the shape")
 
 # %% [markdown]
 # The spotlight is a good picture here because the task makes one patch matter. Two cautions
