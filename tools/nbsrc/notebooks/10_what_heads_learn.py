@@ -48,7 +48,7 @@ ak.quiz.ask(
      "two attention layers", "it needs an MLP: attention only averages"],
     answer=2,
     explanation="The query 'A' must find the key whose PREVIOUS token is 'A'. A key only knows its own "
-                "token until a first layer has copied its previous token into it. Layer 0 does that "
+                "token and position until a first layer has copied its previous token into it. Layer 0 does that "
                 "(a previous-token head), layer 1 matches on it (an induction head). We train both "
                 "depths below, on three seeds each.",
 )
@@ -409,8 +409,8 @@ for seed in SEEDS:
           f"images; accuracy there {correct[hit].float().mean():.2f}, elsewhere {correct[~hit].float().mean():.2f}")
 
 # %% [markdown]
-# Before training, the class token spreads its attention about evenly, so the object's patch gets
-# about its share of the image. After training, on every seed, most of the class token's
+# Before training, the object's patch gets about its share of the image of the class token's
+# attention. After training, on every seed, most of the class token's
 # attention falls on the one patch in sixteen that holds the shape: the spotlight was learned,
 # from nothing but the class labels. And it matters for the answer: on every seed, the images
 # where the class token's most-attended patch is *not* the shape's are classified much less
@@ -436,10 +436,11 @@ _ = fig.suptitle("class token's attention over the patches (seed 0); cyan box: t
 # keep it honest:
 # - **A map is not a proof.** Attention weights show where a head reads, not that the output
 #   depends on it; attention maps can be changed a lot with little change in predictions (Jain &
-#   Wallace, 2019). For the induction heads we therefore ablated them; here the classifier reads
-#   only the class token after one layer, which makes the map more telling than in a deep model.
-# - **Not every head is a spotlight.** Many heads attend broadly or by position (lesson 05's
-#   heads looked at fixed offsets); "spotlight" describes this model on this task.
+#   Wallace, 2019). For the induction heads we therefore ablated them; here the hit-or-miss
+#   accuracy above ties the map to the answer.
+# - **Not every head is a spotlight.** This lesson's previous-token heads look at a fixed offset
+#   (one step back), not at an object, and lesson 05's heads looked at the previous position and at
+#   position 0; "spotlight" describes this model on this task.
 #
 # ## Recap
 # - Copying from context takes two steps: a **previous-token head** (layer 0) writes each token's
@@ -449,7 +450,7 @@ _ = fig.suptitle("class token's attention over the patches (seed 0); cyan box: t
 # - It appears in a **phase change**: the loss drops steeply in the same window of training as the
 #   induction score rises, as Olsson et al. (2022) report for language models.
 # - Scores from the maps (`ak.head_scores`) find the heads; **ablation** proves they are used:
-#   switch off either layer's heads and the copy goes to chance.
+#   switch off either layer's heads and the copying breaks down (loss back near chance).
 # - A ViT-style model's **class token** learns to spotlight the one patch that holds the object,
 #   from labels alone: attention works on any set of tokens, image patches included.
 #
