@@ -355,3 +355,152 @@ def offset_lookup_batch(batch_size: int, length: int, offset: int = 3, vocab_siz
     targets = torch.full_like(inputs, -100)  # (B, T)
     targets[:, offset:] = inputs[:, :-offset]
     return inputs, targets
+
+
+# --- lesson 10 ---
+
+__all__ += ["repeat_batch", "SHAPE_NAMES", "SHAPES", "shape_images", "object_patches"]
+
+
+def _check_generator(generator):
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+
+
+def repeat_batch(batch_size: int, length: int = 24, vocab_size: int = 32, min_repeat: int = 6,
+                 max_repeat: int = 12, generator: torch.Generator | None = None):
+    """Lesson 10's induction task: random tokens in which a random segment is repeated right after itself.
+
+    Each sequence is ``length`` uniform random tokens; a segment of random length
+    ``n`` in ``min_repeat .. max_repeat`` starting at a random offset ``s`` is copied
+    right after itself: ``tokens[s + n : s + 2n] = tokens[s : s + n]``. The copy distance
+    ``n`` varies, so no fixed position tells where to look: only the content does.
+    The targets are the next token at the positions ``p`` in ``s + n .. s + 2n - 2``,
+    where it can be predicted by finding the earlier occurrence of ``tokens[p]`` and
+    copying the token after it (induction); every other target is ``-100``.
+
+    Parameters
+    ----------
+    batch_size, length, vocab_size : int
+        ``B``, ``T`` and the number of token ids.
+    min_repeat, max_repeat : int
+        Range of the segment length ``n``; ``2 <= min_repeat <= max_repeat`` and
+        ``2 * max_repeat <= length``.
+    generator : torch.Generator, optional
+        Seeded generator for reproducible batches.
+
+    Returns
+    -------
+    tokens : torch.LongTensor, shape ``(B, T)``
+    targets : torch.LongTensor, shape ``(B, T, 1)``
+        The next token on the repeat, ``-100`` elsewhere (the shape
+        :class:`attnkit.AttentionOnlyModel` with ``num_outputs=1`` expects).
+    starts, lengths : torch.LongTensor, shape ``(B,)``
+        ``s`` and ``n`` of each sequence.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> x, y, s, n = repeat_batch(1, length=10, vocab_size=10, min_repeat=3, max_repeat=3, generator=g)
+    >>> x[0].tolist(), s.item(), n.item()
+    ([4, 9, 3, 0, 3, 3, 0, 3, 7, 3], 2, 3)
+    >>> y[0, :, 0].tolist()  # positions 5 and 6 predict the copy's 2nd and 3rd token
+    [-100, -100, -100, -100, -100, 0, 3, -100, -100, -100]
+    """
+    batch_size = require_int(batch_size, "batch_size", minimum=1)
+    length = require_int(length, "length", minimum=4)
+    vocab_size = require_int(vocab_size, "vocab_size", minimum=2)
+    min_repeat = require_int(min_repeat, "min_repeat", minimum=2)
+    max_repeat = require_int(max_repeat, "max_repeat", minimum=min_repeat)
+    if 2 * max_repeat > length:
+        raise ValueError(f"a repeated segment of max_repeat={max_repeat} needs length >= {2 * max_repeat}, "
+                         f"got length={length}")
+    _check_generator(generator)
+    tokens = torch.randint(0, vocab_size, (batch_size, length), generator=generator)  # (B, T)
+    lengths = torch.randint(min_repeat, max_repeat + 1, (batch_size,), generator=generator)  # (B,)
+    starts = (torch.rand(batch_size, generator=generator) * (length - 2 * lengths + 1)).long()  # (B,)
+    pos = torch.arange(length)[None]  # (1, T)
+    s, n = starts[:, None], lengths[:, None]  # (B, 1)
+    in_copy = (pos >= s + n) & (pos < s + 2 * n)  # (B, T)
+    source = torch.where(in_copy, pos - n, pos)  # (B, T): where each token comes from
+    tokens = tokens.gather(1, source)  # the copy reads the original segment, which lies before it
+    predictable = (pos >= s + n) & (pos <= s + 2 * n - 2)  # (B, T)
+    targets = torch.full((batch_size, length, 1), -100, dtype=torch.long)  # (B, T, 1)
+    targets[:, :-1, 0] = tokens[:, 1:]
+    targets[~predictable] = -100
+    return tokens, targets, starts, lengths
+
+
+SHAPE_NAMES = ("plus", "cross", "ring")
+SHAPES = torch.tensor([
+    [[0, 1, 0], [1, 1, 1], [0, 1, 0]],  # plus
+    [[1, 0, 1], [0, 1, 0], [1, 0, 1]],  # cross
+    [[1, 1, 1], [1, 0, 1], [1, 1, 1]],  # ring
+], dtype=torch.float32)
+
+
+def shape_images(batch_size: int, size: int = 16, patch_size: int = 4, noise: float = 0.5,
+                 generator: torch.Generator | None = None):
+    """Lesson 10's images: Gaussian noise with one small shape at a random place; label = which shape.
+
+    Each ``size x size`` one-channel image is noise of standard deviation ``noise`` plus
+    one of the three 3x3 shapes of :data:`SHAPES` (``SHAPE_NAMES``: plus, cross, ring)
+    added at brightness 1. The shape lies inside one ``patch_size x patch_size`` patch
+    (a random patch, at a random offset inside it), so exactly one patch holds the object.
+
+    Returns
+    -------
+    images : torch.FloatTensor, shape ``(B, 1, size, size)``
+    labels : torch.LongTensor, shape ``(B,)``
+        Index into ``SHAPE_NAMES``.
+    object_mask : torch.BoolTensor, shape ``(B, size, size)``
+        True on the shape's bright pixels.
+
+    Examples
+    --------
+    >>> images, labels, mask = shape_images(2, generator=torch.Generator().manual_seed(0))
+    >>> images.shape, labels.tolist(), mask.sum((1, 2)).tolist()
+    (torch.Size([2, 1, 16, 16]), [1, 2], [5, 8])
+    """
+    batch_size = require_int(batch_size, "batch_size", minimum=1)
+    size = require_int(size, "size", minimum=1)
+    patch_size = require_int(patch_size, "patch_size", minimum=3)
+    if size % patch_size:
+        raise ValueError(f"size={size} is not a multiple of patch_size={patch_size}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    _check_generator(generator)
+    images = torch.randn(batch_size, 1, size, size, generator=generator) * noise  # (B, 1, S, S)
+    labels = torch.randint(0, len(SHAPES), (batch_size,), generator=generator)  # (B,)
+    grid = size // patch_size
+    rows = (torch.randint(0, grid, (batch_size,), generator=generator) * patch_size
+            + torch.randint(0, patch_size - 2, (batch_size,), generator=generator))  # (B,)
+    cols = (torch.randint(0, grid, (batch_size,), generator=generator) * patch_size
+            + torch.randint(0, patch_size - 2, (batch_size,), generator=generator))  # (B,)
+    object_mask = torch.zeros(batch_size, size, size, dtype=torch.bool)  # (B, S, S)
+    for b in range(batch_size):
+        r, c = rows[b].item(), cols[b].item()
+        object_mask[b, r:r + 3, c:c + 3] = SHAPES[labels[b]] > 0
+    images = images + object_mask[:, None].float()
+    return images, labels, object_mask
+
+
+def object_patches(object_mask: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Which patches hold part of the object: ``(B, S, S)`` bool -> ``(B, N)`` bool, row-major patches.
+
+    Examples
+    --------
+    >>> mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    >>> mask[0, 3, 0] = True  # bottom-left pixel
+    >>> object_patches(mask, 2).tolist()  # patches: top-left, top-right, bottom-left, bottom-right
+    [[False, False, True, False]]
+    """
+    if not isinstance(object_mask, torch.Tensor) or object_mask.dim() != 3:
+        got = tuple(object_mask.shape) if isinstance(object_mask, torch.Tensor) else type(object_mask).__name__
+        raise ValueError(f"object_mask must be a (B, S, S) tensor, got {got}")
+    patch_size = require_int(patch_size, "patch_size", minimum=1)
+    B, H, W = object_mask.shape
+    if H % patch_size or W % patch_size:
+        raise ValueError(f"image size {H}x{W} is not a multiple of patch_size={patch_size}")
+    grid = object_mask.view(B, H // patch_size, patch_size, W // patch_size, patch_size)
+    return grid.any(4).any(2).reshape(B, -1)  # (B, N)

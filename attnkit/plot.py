@@ -474,3 +474,75 @@ def plot_accuracy_by_position(curves: dict, train_len: int, ax=None, chance: flo
     if title:
         ax.set_title(title)
     return ax
+
+
+# --- lesson 10 figures ----------------------------------------------------------------
+
+__all__ += ["plot_patch_attention"]
+
+
+def plot_patch_attention(image, weights, patch_size: int, ax=None, title=None, alpha: float = 0.45,
+                         highlight=None):
+    """An image with one attention weight per patch laid over it as a heatmap (lesson 10).
+
+    Parameters
+    ----------
+    image : tensor, shape ``(S, S)`` or ``(1, S, S)``
+        A one-channel image.
+    weights : tensor, shape ``(N,)``
+        One weight per patch, patches numbered row by row (as :func:`attnkit.image_to_patches`).
+    patch_size : int
+        ``N`` must equal ``(S / patch_size) ** 2``.
+    highlight : bool tensor, shape ``(N,)``, optional
+        Patches to outline (for instance the ones that hold the object).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_patch_attention(torch.zeros(4, 4), torch.tensor([0.7, 0.1, 0.1, 0.1]), 2)
+    >>> len(ax.images)  # the image and the heatmap over it
+    2
+    >>> ax = plot_patch_attention(torch.zeros(4, 4), torch.ones(4) / 4, 2, highlight=torch.tensor([1, 0, 0, 0]))
+    >>> len(ax.patches)  # one outline
+    1
+    >>> plt.close("all")
+    """
+    image = torch.as_tensor(image).detach().float()
+    if image.dim() == 3 and image.shape[0] == 1:
+        image = image[0]
+    if image.dim() != 2 or image.shape[0] != image.shape[1]:
+        raise ValueError(f"image must be (S, S) or (1, S, S), got {tuple(image.shape)}")
+    weights = torch.as_tensor(weights).detach().float().flatten()
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+    size = image.shape[0]
+    if size % patch_size or weights.numel() != (size // patch_size) ** 2:
+        raise ValueError(f"{weights.numel()} weights do not tile a {size}x{size} image in "
+                         f"{patch_size}x{patch_size} patches")
+    grid = size // patch_size
+    heat = weights.view(grid, grid).repeat_interleave(patch_size, 0).repeat_interleave(patch_size, 1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3.2), layout="constrained")
+    ax.imshow(image.numpy(), cmap="gray")
+    ax.imshow(heat.numpy(), cmap="magma", alpha=alpha, vmin=0.0, vmax=max(1e-9, float(weights.max())))
+    for k in range(1, grid):
+        ax.axhline(k * patch_size - 0.5, color="white", lw=0.4, alpha=0.6)
+        ax.axvline(k * patch_size - 0.5, color="white", lw=0.4, alpha=0.6)
+    if highlight is not None:
+        from matplotlib.patches import Rectangle
+
+        highlight = torch.as_tensor(highlight).flatten().bool()
+        if highlight.numel() != weights.numel():
+            raise ValueError(f"highlight has {highlight.numel()} entries for {weights.numel()} patches")
+        for n in highlight.nonzero().flatten().tolist():
+            r, c = divmod(n, grid)
+            ax.add_patch(Rectangle((c * patch_size - 0.5, r * patch_size - 0.5), patch_size, patch_size,
+                                   fill=False, edgecolor="cyan", linewidth=1.8))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
