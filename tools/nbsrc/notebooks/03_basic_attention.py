@@ -265,6 +265,12 @@ print("torch.softmax:", torch.softmax(big, dim=-1))
 # but keeps every exponent at most 0. `ak.softmax` does that, and also returns zeros (not NaN)
 # for a row that is entirely `-inf`, the case of a query with nothing it may attend to.
 #
+# Half precision needs one more precaution. float16 overflows at 65504, so the scores of moderately
+# large vectors can become `inf` before any scale is applied. For float16 and bfloat16 inputs,
+# `ak.attention` therefore computes the scores, the softmax and the weighted sum in float32 and rounds
+# once at the end; the course's tests (`tests/test_precision.py`) check that it is then at least as
+# close to the exact answer as PyTorch's own kernel in the same dtype.
+#
 # ## Recap
 # - Attention = **scores** (query · key) → **scale** → **softmax** over the keys → **weighted sum**
 #   of the values. Shapes: $(T_q, D) \times (T_k, D) \to (T_q, T_k) \to (T_q, D_v)$.
