@@ -134,7 +134,7 @@ def train_positions_model(positions: str, length: int = 16, offset: int = 3, voc
     >>> len(losses), model.max_len
     (20, 8)
     """
-    from .data import offset_lookup_batch
+    from ..data import offset_lookup_batch
 
     length = require_int(length, "length", minimum=1)
     batch_size = require_int(batch_size, "batch_size", minimum=1)
@@ -168,7 +168,7 @@ def accuracy_by_position(model: PositionsModel, length: int, offset: int = 3, vo
     >>> acc.shape, bool(acc[:3].isnan().all()), bool(((acc[3:] >= 0) & (acc[3:] <= 1)).all())
     (torch.Size([12]), True, True)
     """
-    from .data import offset_lookup_batch
+    from ..data import offset_lookup_batch
 
     if not isinstance(model, PositionsModel):
         raise TypeError(f"model must be a PositionsModel, got {type(model).__name__}")

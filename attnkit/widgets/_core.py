@@ -68,7 +68,7 @@ def live_figure(draw, **controls):
 
 def _one_sequence(x, name: str) -> torch.Tensor:
     """``x`` as a plain float32 ``(T, D)`` tensor for drawing: detached, on the CPU, one sequence."""
-    from ._validate import require_tensor
+    from .._validate import require_tensor
 
     require_tensor(x, name)
     if x.dim() != 2:

@@ -17,7 +17,7 @@ def draw_who_did_it(models: dict, vocab, agent: str = "dog", action: str = "bite
     ``patient`` for "the agent action the patient" and for "the patient action the agent".
     Returns a matplotlib ``Figure``.
     """
-    from .data import ACTIONS, AGENTS
+    from ..data import ACTIONS, AGENTS
 
     for word, pool, name in ((agent, AGENTS, "agent"), (patient, AGENTS, "patient"),
                              (action, ACTIONS, "action")):
@@ -50,7 +50,7 @@ def who_did_it_explorer(models: dict, vocab):
     """Pick an agent, a verb and a patient; see which model notices the word order."""
     import ipywidgets as w
 
-    from .data import ACTIONS, AGENTS
+    from ..data import ACTIONS, AGENTS
 
     agent = w.Dropdown(options=AGENTS, value="dog", description="agent")
     action = w.Dropdown(options=ACTIONS, value="bites", description="verb")

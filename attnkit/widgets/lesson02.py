@@ -15,9 +15,9 @@ def draw_alignment(model, length: int = 12, seed: int = 0, vocab_size: int = 10)
     ``model`` (an :class:`~attnkit.rnn.AttentionSeq2Seq`) and shows its attention weights:
     a row per output step, a column per input token. Returns a matplotlib ``Figure``.
     """
-    from ._validate import require_int
-    from .data import toy_batch
-    from .plot import plot_attention
+    from .._validate import require_int
+    from ..data import toy_batch
+    from ..plot import plot_attention
 
     length = require_int(length, "length", minimum=1)
     seed = require_int(seed, "seed")

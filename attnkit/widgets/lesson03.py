@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import torch  # noqa: F401  (the doctests use it)
+
 from ..attention import attention
 from ..plot import new_figure
 from ._core import Explorer, _one_sequence, live_figure

@@ -39,7 +39,7 @@ def draw_self_attention_row(weights, tokens, token_index: int = 0):
         raise ValueError(f"token_index {token_index} is outside 0..{len(tokens) - 1}")
     from matplotlib.patches import Rectangle
 
-    from .plot import plot_attention
+    from ..plot import plot_attention
 
     weights = weights.detach().float()
     row = weights[token_index]

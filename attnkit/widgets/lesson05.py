@@ -47,7 +47,7 @@ def draw_head_attention(weights, tokens, layer: int = 0, head: int = 0):
         raise ValueError(f"layer {layer} is outside 0..{n_layers - 1}")
     if not 0 <= head < n_heads:
         raise ValueError(f"head {head} is outside 0..{n_heads - 1}")
-    from .plot import plot_attention
+    from ..plot import plot_attention
 
     w = weights[layer, head].detach().float()  # (T, T)
     later = torch.arange(2, T)

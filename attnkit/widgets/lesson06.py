@@ -53,7 +53,7 @@ def draw_scaling(d_k: int = 64, scale_exponent: float = 0.5, num_keys: int = 16,
     >>> fig._suptitle.get_text().split(":")[1].split(",")[0]  # sqrt(256) = 16 in theory
     ' score std 15.5'
     """
-    from ._validate import require_int, require_number
+    from .._validate import require_int, require_number
 
     d_k = require_int(d_k, "d_k", minimum=1)
     num_keys = require_int(num_keys, "num_keys", minimum=2)

@@ -52,7 +52,7 @@ def draw_encoder_attention(weights, key_labels, query_labels, layer: int = 0, he
     >>> fig.axes[0].get_title().startswith("layer 1, mean of 2 heads")
     True
     """
-    from .plot import plot_attention
+    from ..plot import plot_attention
 
     B, H, _, _ = _check_encoder_weights(weights, key_labels, query_labels)
     if not 0 <= layer < len(weights):

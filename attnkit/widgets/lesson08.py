@@ -23,9 +23,9 @@ def draw_window_tradeoff(length: int, window: int, windows, accuracies, chance: 
     >>> len(fig.axes)
     2
     """
-    from ._validate import require_int
-    from .masks import local_window_mask
-    from .plot import plot_quality_vs_cost
+    from .._validate import require_int
+    from ..masks import local_window_mask
+    from ..plot import plot_quality_vs_cost
 
     length = require_int(length, "length", minimum=1)
     window = require_int(window, "window")

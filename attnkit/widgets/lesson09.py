@@ -32,8 +32,8 @@ def position_scores(query_pos: int, max_offset: int, base: float = 10000.0, head
     >>> [round((a[s] - b[s]).abs().max().item(), 3) for s in ("sinusoidal", "rope", "alibi")]
     [2.688, 0.0, 0.0]
     """
-    from ._validate import require_int, require_number
-    from .positional import apply_rope, sinusoidal_positions
+    from .._validate import require_int, require_number
+    from ..positional import apply_rope, sinusoidal_positions
 
     query_pos = require_int(query_pos, "query_pos")
     max_offset = require_int(max_offset, "max_offset")
@@ -72,7 +72,7 @@ def draw_position_scores(shift: int = 40, base: float = 10000.0, max_offset: int
     >>> [ax.get_title().split(":")[0] for ax in fig.axes]
     ['sinusoidal (added to x)', 'RoPE (base 10000)', 'ALiBi (slope 0.25)']
     """
-    from ._validate import require_int
+    from .._validate import require_int
 
     shift = require_int(shift, "shift")
     max_offset = require_int(max_offset, "max_offset")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch  # noqa: F401  (the doctests use it)
+
 from ..plot import new_figure
 from ._core import Explorer, live_figure
 from .lesson05 import _check_layer_head_weights
@@ -53,7 +55,7 @@ def draw_induction_pattern(weights, tokens, start: int, length: int, layer: int 
         raise ValueError(f"query {query!r} is outside 0..{T - 1}")
     from matplotlib.patches import Rectangle
 
-    from .plot import plot_attention
+    from ..plot import plot_attention
 
     w = weights[layer, head].detach().float()  # (T, T)
     row = w[query]  # (T,)

@@ -25,8 +25,8 @@ def draw_rolling_cache(window: int, sinks: int = 0, seen: int = 12, length: int 
     """
     from matplotlib.patches import Rectangle
 
-    from ._validate import require_int
-    from .caches import RollingKVCache
+    from .._validate import require_int
+    from ..caches import RollingKVCache
 
     window = require_int(window, "window", minimum=1)
     sinks = require_int(sinks, "sinks", minimum=0)
