@@ -77,9 +77,10 @@ def sizing_markdown(results: dict[str, dict], when: str) -> str:
     return (
         f"Measured by `make bench` ({when}): each notebook in a fresh kernel, one after the other, "
         "`OMP_NUM_THREADS=2`; peak memory is the kernel's high-water mark (`VmHWM`).\n\n" + table + "\n\n"
-        f"The largest kernel peaks at **{peak:.0f} MB**. Add about 100 MB for each learner's JupyterLab "
-        f"server: a learner running one notebook at a time needs about {peak + 100:.0f} MB, and 30 learners "
-        f"running the largest notebook at once about {30 * (peak + 100) / 1024:.1f} GiB. CPU-seconds add "
+        f"The largest kernel peaks at **{peak:.0f} MB**. A learner's JupyterLab server adds about 150 MB "
+        "(`make workshop-check` measured 487 MB resident per learner running lesson 03, whose kernel peaks "
+        f"near 335 MB): a learner running one notebook at a time needs about {peak + 150:.0f} MB, and 30 "
+        f"learners running the largest notebook at once about {30 * (peak + 150) / 1024:.1f} GiB. CPU-seconds add "
         "up: 30 learners pressing *Run All* on the same notebook within a minute ask for 30× its CPU-seconds "
         "in that minute, so on a small machine they wait; stagger the starts or size the CPUs for it."
     )

@@ -302,7 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 1 <= args.users <= MAX_USERS:
         parser.error(f"--users must be between 1 and {MAX_USERS}, got {args.users}")
-    if not Path(args.proxy).exists() and not shutil.which(args.proxy):
+    if Path(args.proxy).exists():
+        args.proxy = str(Path(args.proxy).resolve())  # the hub runs in a temporary folder: no relative paths
+    elif shutil.which(args.proxy):
+        args.proxy = shutil.which(args.proxy)
+    else:
         parser.error(f"configurable-http-proxy not found at {args.proxy}; `make dev` installs it")
     tmp = Path(tempfile.mkdtemp(prefix="workshop-check-"))
     try:
