@@ -273,7 +273,8 @@ for task in ["copy", "reverse", "sort", "recall"]:
 #   fixed length.
 # - The toy tasks of later lessons come from `ak.toy_batch` (copy, reverse, sort, recall).
 #
-# **Next:** the exercises in `exercises/01_sequence_data.ipynb`: build the bag and the
+# **Next:** the exercises in `my-work/01_sequence_data.ipynb` (your own copy of the exercise notebook,
+# which `make lab` puts there and no course command overwrites): build the bag and the
 # concatenation yourself.
 
 # %% [markdown]

@@ -255,7 +255,7 @@ for name, model in [("fixed context", fixed), ("attention", attentive)]:
 # - Its weights are an alignment we can plot; here it learned the anti-diagonal, shifted one
 #   column right in most rows: the forward half of $h_{j+1}$ has read token $j$ (gradient check).
 #
-# **Next:** `exercises/02_fixed_context_limits.ipynb`: write additive attention's weights, the
+# **Next:** `my-work/02_fixed_context_limits.ipynb`: write additive attention's weights, the
 # last-state summary of a padded batch and per-token accuracy yourself. Lesson 03 strips attention down to its core,
 # a dot product and a softmax.
 

@@ -281,7 +281,7 @@ print("torch.softmax:", torch.softmax(big, dim=-1))
 #
 # **Next:** lesson 04, where queries, keys and values are *learned* from the sentence itself.
 #
-# **Exercises:** open `exercises/03_basic_attention.ipynb`: write a stable softmax, the attention
+# **Exercises:** open `my-work/03_basic_attention.ipynb`: write a stable softmax, the attention
 # weights and attention itself; each check cell tells you what differs.
 
 # %% [markdown]

@@ -329,7 +329,7 @@ print(f"weight on itself: mean {self_weight.mean().item():.2f} (uniform: {1 / n:
 # - It is **not about language**: on a noisy periodic signal the same function attends across
 #   periods and cuts the error; its dot-product scores favour high-norm windows.
 #
-# **Exercises:** `exercises/04_self_attention.ipynb`: write self-attention with its three
+# **Exercises:** `my-work/04_self_attention.ipynb`: write self-attention with its three
 # projections, and add positional encodings to a batch of embeddings.
 # Next, lesson 05: many attention heads side by side.
 

@@ -357,7 +357,7 @@ axes = ak.plot.plot_heads(model.attn_weights[0, 0], labels)
 # - In trained Transformers many heads can be pruned with little loss, and the ones that survive
 #   are the specialised ones (Michel et al. 2019; Voita et al. 2019).
 #
-# **Exercises:** `exercises/05_multi_head_attention.ipynb`: write `split_heads` and `merge_heads`.
+# **Exercises:** `my-work/05_multi_head_attention.ipynb`: write `split_heads` and `merge_heads`.
 # Next, lesson 06: why the scores are divided by $\sqrt{d_k}$.
 #
 # ## References

@@ -457,7 +457,7 @@ plt.show()
 #
 # **Next:** lesson 07 builds the full Transformer around attention.
 #
-# **Exercises:** open `exercises/06_scaled_dot_product.ipynb`: the scaled scores and the entropy
+# **Exercises:** open `my-work/06_scaled_dot_product.ipynb`: the scaled scores and the entropy
 # of attention weights, each with a check that names the typical mistake.
 #
 # ## References

@@ -366,8 +366,8 @@ for seed in (0, 1, 2):
 
 # %% [markdown]
 # Generation runs the model, takes the last position's prediction, appends it and repeats:
-# one token per step (`generate`; lesson 08 makes each step cheap with a KV cache, and the two
-# give the same tokens). Greedy picks the most likely word; sampling at temperature 1 draws from
+# one token per step (`generate`; a KV cache makes each step cheap and gives the same tokens,
+# as expert notebook 11 measures). Greedy picks the most likely word; sampling at temperature 1 draws from
 # the predicted distribution. To see how much is recited, we count the generated 4-word
 # sequences that occur word for word in the corpus. Then the causal mask's promise, measured:
 
@@ -703,10 +703,10 @@ print(f"seed {seed}, example {b}, query {q}: most attended position {int(a_row.a
 #   lengths, because attention's work grows as $T^2$.
 # - Attention weights show where a layer reads, not why the output is what it is: measure effects.
 #
-# **Next:** lesson 08, the cost of attention as $T$ grows and the fixes, and the KV cache that
-# `generate(..., use_cache=True)` already uses.
+# **Next:** lesson 08, the cost of attention as $T$ grows and the fixes. The KV cache that
+# `generate(..., use_cache=True)` already uses is measured in expert notebook 11.
 #
-# **Exercises:** open `exercises/07_transformer.ipynb`: a pre-norm residual block and the
+# **Exercises:** open `my-work/07_transformer.ipynb`: a pre-norm residual block and the
 # feed-forward block, each with a check that names the typical mistake.
 #
 # ## References

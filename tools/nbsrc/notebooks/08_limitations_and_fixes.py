@@ -589,7 +589,7 @@ for n in (128, 512):
 #   before, at a cost per segment that does not grow with the input.
 # - On a local task a convolution learned several times faster here, and it runs in $O(T)$.
 #
-# **Exercises:** `exercises/08_limitations_and_fixes.ipynb`: the online-softmax loop and a causal
+# **Exercises:** `my-work/08_limitations_and_fixes.ipynb`: the online-softmax loop and a causal
 # sliding-window mask; the checkers name the usual mistakes (a forgotten rescale, an off-by-one
 # window). The KV cache, head pruning and int8 weights: expert notebook 11.
 #

@@ -395,7 +395,7 @@ _ = ax_rope.set_ylabel("attention on offsets >= 16")
 #   take the attention; ALiBi's steep head keeps its view local, so its accuracy is nearly flat past
 #   the training range, but it is imperfect from the start. No positions at all fails even inside the training range with one layer.
 #
-# **Exercises:** `exercises/09_positions_extrapolate.ipynb`: write RoPE from the angle formula,
+# **Exercises:** `my-work/09_positions_extrapolate.ipynb`: write RoPE from the angle formula,
 # ALiBi's slopes for any number of heads, and RoPE attention scores; the checkers name the usual
 # mistakes (halves instead of pairs, the sign of the angle, slopes reversed, keys not rotated).
 #

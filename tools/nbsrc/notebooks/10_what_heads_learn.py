@@ -454,7 +454,7 @@ _ = fig.suptitle("class token's attention over the patches (seed 0); cyan box: t
 # - A ViT-style model's **class token** learns to spotlight the one patch that holds the object,
 #   from labels alone: attention works on any set of tokens, image patches included.
 #
-# **Exercises:** `exercises/10_what_heads_learn.ipynb`: cut images into patch tokens, and score a
+# **Exercises:** `my-work/10_what_heads_learn.ipynb`: cut images into patch tokens, and score a
 # head as previous-token or induction head from its map; the checkers name the usual mistakes.
 #
 # ## References

@@ -104,7 +104,7 @@ print("loss on a fixed batch of 64 windows, per seed:", [round(eval_loss(models[
 # whole prefix through the model again. But the keys and values of earlier tokens never change (the
 # causal mask forbids them to see later tokens), so they can be stored: each step then computes
 # $q, k, v$ for the newest token only and attends from it to the stored keys. Exercise 1
-# (`exercises/11_attention_in_llms.ipynb`) writes that step by hand.
+# (`my-work/11_attention_in_llms.ipynb`) writes that step by hand.
 
 # %%
 ak.quiz.ask(
@@ -276,7 +276,7 @@ print("120 new tokens with the cache:", {name: f"{t * 1e3:.0f} ms" for name, t i
 # For our toy the cache is small. For a model with 32 layers of 32 query heads of width 128 (the
 # shape of 7B-class models), in 16-bit numbers, one sequence of 32,768 tokens needs... that is the
 # exercise: `kv_cache_bytes` and the table for MHA, GQA with 8 KV heads and MQA are yours to fill
-# in (`exercises/11_attention_in_llms.ipynb`, exercises 3 and 4). The formula is the one the
+# in (`my-work/11_attention_in_llms.ipynb`, exercises 3 and 4). The formula is the one the
 # measurement above just confirmed. Compare the result with the 14 GB that the weights of a
 # 7B-parameter model take in 16 bits (7e9 x 2 bytes), and you see why serving systems care.
 #
@@ -651,7 +651,7 @@ print(f"share of the parameters in nn.Linear weights: {n_linear / n_params:.0%};
 # - **Zeroing** a head saves no work; removing it does. **int8** shrinks the `nn.Linear` weights
 #   4 times, the whole model less.
 #
-# **Exercises:** `exercises/11_attention_in_llms.ipynb`: one cached decoding step, expanding KV
+# **Exercises:** `my-work/11_attention_in_llms.ipynb`: one cached decoding step, expanding KV
 # heads for GQA, a rolling-cache step, and the KV-cache bill of a 7B-class model at 32k tokens.
 #
 # ## References
