@@ -1,4 +1,4 @@
-"""Measuring the memory a call needs: the peak bytes of the tensors PyTorch allocates in it (lesson 08).
+"""What a call costs: the peak bytes of the tensors PyTorch allocates in it, and its time (lessons 07, 08, 11).
 
 Invariant: only tensors that PyTorch operations *create* during the call are counted, from the moment an
 operation returns them until they are freed; views and in-place results share an existing tensor's memory
@@ -13,13 +13,15 @@ profiler. It cannot see inside a fused kernel: scratch memory that one operation
 
 from __future__ import annotations
 
+import time
 import weakref
+from collections.abc import Callable
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-__all__ = ["peak_tensor_bytes", "trace_operations"]
+__all__ = ["peak_tensor_bytes", "trace_operations", "best_time"]
 
 
 class _Trace(TorchDispatchMode):
@@ -126,3 +128,33 @@ def trace_operations(fn, *args, **kwargs) -> list[tuple[str, list[tuple[int, ...
     with mode:
         fn(*args, **kwargs)
     return mode.calls
+
+
+def best_time(fn: Callable, *args, repeats: int = 3, warmup: bool = True) -> float:
+    """The fastest of ``repeats`` calls ``fn(*args)``, in seconds (lessons 07, 08, 11).
+
+    The minimum, not the mean: on a shared machine every other program only ever makes a call
+    slower, so the fastest run is the least disturbed one. With ``warmup`` one call runs first,
+    untimed (the first call pays for allocations and lazy initialisation). Timings depend on the
+    machine, so a notebook cell that prints them starts with ``# NBVAL_IGNORE_OUTPUT``.
+
+    Examples
+    --------
+    >>> seconds = best_time(torch.mm, torch.randn(64, 64), torch.randn(64, 64), repeats=2)
+    >>> seconds > 0
+    True
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    if not isinstance(warmup, bool):
+        raise TypeError(f"warmup must be True or False, got {warmup!r}")
+    if warmup:
+        fn(*args)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return min(times)

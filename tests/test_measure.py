@@ -60,3 +60,27 @@ def test_trace_shows_the_materialised_matrix_and_one_fused_sdpa_call():
 def test_not_callable_is_a_type_error(fn):
     with pytest.raises(TypeError, match="fn must be callable, got int"):
         fn(3)
+
+
+def test_best_time_is_the_fastest_call_and_warms_up_first():
+    calls = []
+
+    def fn(x):
+        calls.append(x)
+
+    seconds = ak.best_time(fn, 7, repeats=3)
+    assert calls == [7, 7, 7, 7] and seconds >= 0  # one warm-up call, then three timed ones
+    calls.clear()
+    ak.best_time(fn, 1, repeats=2, warmup=False)
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("fn, kwargs, error, words", [
+    ("not callable", {}, TypeError, "callable"),
+    (print, {"repeats": 0}, ValueError, "repeats"),
+    (print, {"repeats": 2.5}, ValueError, "2.5"),
+    (print, {"warmup": "yes"}, TypeError, "warmup"),
+])
+def test_best_time_refuses_bad_input(fn, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        ak.best_time(fn, **kwargs)

@@ -26,7 +26,6 @@
 
 # %%
 import math
-import time
 
 import matplotlib.pyplot as plt
 import torch
@@ -500,15 +499,6 @@ gru = nn.GRU(width, width, batch_first=True)
 mha_layer = ak.MultiHeadAttention(width, num_heads)
 
 
-def best_time(fn, repeats=2):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def gru_step_by_step(seq):  # (B, T, D)
     state = None
     for t in range(seq.shape[1]):  # T calls, each needs the previous state
@@ -527,10 +517,10 @@ with torch.no_grad():
         seq = torch.randn(8, T, width)  # (B, T, D)
         q, k, v = (mha_layer.split_heads(proj(seq)) for proj in
                    (mha_layer.q_proj, mha_layer.k_proj, mha_layer.v_proj))  # (B, H, T, Dh) each
-        timings[names[0]].append(best_time(lambda s=seq: gru_step_by_step(s)))
-        timings[names[1]].append(best_time(lambda s=seq: gru(s)))
-        timings[names[2]].append(best_time(lambda q=q, k=k, v=v: attention_one_query_at_a_time(q, k, v)))
-        timings[names[3]].append(best_time(lambda q=q, k=k, v=v: ak.attention(q, k, v)))
+        timings[names[0]].append(ak.best_time(lambda s=seq: gru_step_by_step(s), repeats=2, warmup=False))
+        timings[names[1]].append(ak.best_time(lambda s=seq: gru(s), repeats=2, warmup=False))
+        timings[names[2]].append(ak.best_time(lambda q=q, k=k, v=v: attention_one_query_at_a_time(q, k, v), repeats=2, warmup=False))
+        timings[names[3]].append(ak.best_time(lambda q=q, k=k, v=v: ak.attention(q, k, v), repeats=2, warmup=False))
 for i, T in enumerate(lengths):
     t_step, t_gru, t_loop, t_all = (timings[name][i] for name in names)
     print(f"T={T:4d}: GRU stepped {t_step * 1e3:6.2f} ms, GRU one call {t_gru * 1e3:6.2f} ms, "

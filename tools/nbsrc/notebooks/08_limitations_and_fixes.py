@@ -21,7 +21,6 @@
 
 # %%
 import math
-import time
 
 import torch
 import torch.nn.functional as F
@@ -78,15 +77,6 @@ for T in (512, 2048, 8192, 32768):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-def best_time(fn, *args, repeats=3):
-    """The fastest of ``repeats`` calls, in seconds (the least disturbed by other programs)."""
-    fn(*args)  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 lengths = [128, 256, 512, 1024, 2048]
@@ -96,7 +86,7 @@ timings = {name: [] for name in kernels}
 for T in lengths:
     q, k, v = torch.randn(3, 1, 2, T, 32).unbind(0)  # each (B, H, T, Dh)
     for name, fn in kernels.items():
-        timings[name].append(best_time(fn, q, k, v))
+        timings[name].append(ak.best_time(fn, q, k, v))
 for name, times in timings.items():
     per_score = " ".join(f"{t / (2 * T * T) * 1e9:5.2f}" for t, T in zip(times, lengths))
     print(f"{name:27s} T=2048: {times[-1] * 1e3:6.1f} ms, x{times[-1] / times[-2]:4.1f} from T=1024; "
@@ -567,7 +557,7 @@ tagger_long = ak.TinyTransformer(10, d_model=32, num_heads=4, num_layers=1, dim_
 for n in (128, 512):
     long_ids = torch.randint(0, 10, (1, n))  # (1, T)
     with torch.no_grad():
-        t_conv, t_attn = best_time(conv, long_ids), best_time(tagger_long, long_ids)
+        t_conv, t_attn = ak.best_time(conv, long_ids), ak.best_time(tagger_long, long_ids)
     print(f"T = {n:3d}: per token, convolution {t_conv / n * 1e6:5.2f} us, Transformer {t_attn / n * 1e6:6.2f} us")
 
 # %% [markdown]

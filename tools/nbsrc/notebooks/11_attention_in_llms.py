@@ -26,7 +26,6 @@
 # %%
 import io
 import math
-import time
 import warnings
 from copy import deepcopy
 
@@ -134,20 +133,11 @@ print(f"the price: {lm.cache_bytes_per_token()} bytes of keys and values per tok
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-def best_time(fn, *args, repeats=3):
-    """The fastest of ``repeats`` calls, in seconds (the least disturbed by other programs)."""
-    fn(*args)  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 for n in (24, 120):
-    t_cache = best_time(lambda n=n: lm.generate(prompt, n, use_cache=True), repeats=2)
-    t_full = best_time(lambda n=n: lm.generate(prompt, n, use_cache=False), repeats=2)
+    t_cache = ak.best_time(lambda n=n: lm.generate(prompt, n, use_cache=True), repeats=2)
+    t_full = ak.best_time(lambda n=n: lm.generate(prompt, n, use_cache=False), repeats=2)
     print(f"{n:3d} new tokens: {t_full * 1e3:5.0f} ms recomputing, {t_cache * 1e3:5.0f} ms with the cache "
           f"(x{t_full / t_cache:.1f})")
 
@@ -266,7 +256,7 @@ _ = ax.set(ylabel="next-character loss", title="Quality cost of sharing K/V head
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-gen_times = {name: best_time(lambda m=models[kv, 0]: m.generate(prompt, 120), repeats=2)
+gen_times = {name: ak.best_time(lambda m=models[kv, 0]: m.generate(prompt, 120), repeats=2)
              for kv, name in kinds.items()}
 print("120 new tokens with the cache:", {name: f"{t * 1e3:.0f} ms" for name, t in gen_times.items()})
 
@@ -525,8 +515,8 @@ print(f"main-memory traffic: materialised >= {bytes_full / 2**20:.0f} MiB, tiled
 # %%
 # NBVAL_IGNORE_OUTPUT
 q, k, v = torch.randn(3, 1, heads, T, d).unbind(0)  # each (B, H, T, Dh)
-t_full = best_time(ak.attention, q, k, v)
-t_tiled = best_time(lambda: ak.memory_efficient_attention(q, k, v, block_size=tile_k, query_block_size=tile_q))
+t_full = ak.best_time(ak.attention, q, k, v)
+t_tiled = ak.best_time(lambda: ak.memory_efficient_attention(q, k, v, block_size=tile_k, query_block_size=tile_q))
 print(f"T={T}: materialised {t_full * 1e3:.0f} ms, tiled {t_tiled * 1e3:.0f} ms -> "
       f"{'tiled' if t_tiled < t_full else 'materialised'} is faster here (x{max(t_full, t_tiled) / min(t_full, t_tiled):.1f})")
 print("same outputs:", torch.allclose(ak.attention(q, k, v)[0], ak.memory_efficient_attention(q, k, v), atol=1e-5))
