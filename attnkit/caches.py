@@ -6,7 +6,7 @@ question is *which* tokens and *where* in memory. Every cache here answers
 new query may read, and the position each key is to be rotated at (rotary
 positions, :func:`_apply_rotary`), so a model can use any of them unchanged.
 
-* :class:`attnkit.KVCache` (lesson 08) keeps every token in one contiguous,
+* :class:`attnkit.KVCache` (lesson 11, first section) keeps every token in one contiguous,
   preallocated buffer per sequence.
 * :class:`RollingKVCache` keeps only the last ``window`` tokens in a ring buffer
   (token ``p`` goes to slot ``p % window``), as Mistral 7B does (Jiang et al. 2023):

@@ -1,4 +1,4 @@
-"""Efficient attention: memory-efficient, local, block-sparse, KV cache, cost counters (lesson 08).
+"""Efficient attention: memory-efficient, local, block-sparse, cost counters (lesson 08), KV cache (lesson 11).
 
 Full attention computes a ``(Tq, Tk)`` score matrix: its time and memory grow with
 the square of the length. This module holds the fixes lesson 08 measures:

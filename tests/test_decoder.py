@@ -298,3 +298,12 @@ def test_seq2seq_bad_input():
         ak.train_seq2seq("recall", steps=1, progress=False)
     with pytest.raises(ValueError, match="task"):
         ak.train_seq2seq("shuffle", steps=1, progress=False)
+
+
+def test_causal_lm_generate_shares_the_hardened_loop():
+    """CausalLM and TinyLM generate through one loop: NaN temperatures are refused, the mode comes back."""
+    lm = ak.CausalLM(vocab_size=5, d_model=8, num_heads=2, num_layers=1, max_len=8).train()
+    with pytest.raises(ValueError, match="temperature"):
+        lm.generate(torch.tensor([[0, 1]]), 2, temperature=float("nan"))
+    assert lm.training
+    assert ak.CausalLM.generate is ak.TinyLM.generate

@@ -7,13 +7,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._validate import require_int, require_number, shape_str
+from .._validate import require_int, shape_str
 from ..data import toy_batch
 from ..decoder import TransformerDecoderLayer
-from ..efficient import KVCache
 from ..layers import TransformerEncoderLayer
 from ..positional import sinusoidal_positions
 from ..train import train
+from .generation import CachedGeneration
 
 __all__: list[str] = []
 
@@ -34,7 +34,7 @@ def _check_token_ids(ids, name: str, vocab_size: int, max_len: int, extra: int =
                          + f", more than max_len={max_len}")
 
 
-class CausalLM(nn.Module):
+class CausalLM(CachedGeneration, nn.Module):
     """A decoder-only (GPT-style) language model of :class:`attnkit.TransformerDecoderLayer` blocks (lesson 07).
 
     Token embeddings + learned positions (both initialised ``N(0, 0.02^2)`` as in GPT-2),
@@ -95,54 +95,8 @@ class CausalLM(nn.Module):
         """The last call's causal self-attention weights of every layer: a list of ``(B, H, T, T)``."""
         return [layer.self_attn_weights for layer in self.layers]
 
-    def new_cache(self, batch_size: int, max_len: int | None = None) -> KVCache:
-        """An empty :class:`attnkit.KVCache` shaped for this model."""
-        p = self.token_emb.weight
-        return KVCache(self.num_layers, batch_size, self.num_heads, max_len or self.max_len,
-                       self.d_model // self.num_heads, dtype=p.dtype, device=p.device)
-
-    def generate(self, ids: torch.Tensor, max_new_tokens: int, use_cache: bool = True,
-                 temperature: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Append ``max_new_tokens`` tokens to ``ids`` ``(B, T)`` or ``(T,)``; same rank back.
-
-        ``temperature=0`` picks the most likely token (greedy); above 0 it samples from
-        ``softmax(logits / temperature)`` with ``generator``. ``use_cache=True`` runs the prompt
-        once into a KV cache and then feeds one token per step; ``False`` recomputes the prefix.
-        """
-        if not isinstance(use_cache, bool):
-            raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
-        max_new_tokens = require_int(max_new_tokens, "max_new_tokens")
-        temperature = require_number(temperature, "temperature")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        unbatched = isinstance(ids, torch.Tensor) and ids.dim() == 1
-        if unbatched:
-            ids = ids[None]
-        _check_token_ids(ids, "ids", self.vocab_size, self.max_len, extra=max_new_tokens)
-        was_training = self.training
-        self.eval()
-        out = torch.empty(ids.shape[0], ids.shape[1] + max_new_tokens, dtype=torch.long, device=ids.device)
-        out[:, : ids.shape[1]] = ids
-        length = ids.shape[1]
-        cache = self.new_cache(ids.shape[0], length + max_new_tokens) if use_cache else None
-        step_input = ids
-        # inference mode: no autograd bookkeeping at all, which is most of a one-token step's overhead
-        with torch.inference_mode():
-            for _ in range(max_new_tokens):
-                logits = self._forward(step_input if use_cache else out[:, :length], cache)[:, -1]  # (B, V)
-                if temperature == 0:
-                    next_id = logits.argmax(dim=-1)  # (B,)
-                else:
-                    probs = torch.softmax(logits / temperature, dim=-1)
-                    next_id = torch.multinomial(probs, 1, generator=generator)[:, 0]
-                out[:, length] = next_id
-                length += 1
-                step_input = out[:, length - 1: length]  # (B, 1): only the newest token
-        self.train(was_training)
-        out = out.clone()  # a normal tensor again, usable anywhere (inference tensors are not)
-        return out[0] if unbatched else out
+    def _check_ids(self, ids, extra: int = 0) -> None:
+        _check_token_ids(ids, "ids", self.vocab_size, self.max_len, extra=extra)
 
 
 def next_token_loss(model: nn.Module, batch: tuple) -> torch.Tensor:

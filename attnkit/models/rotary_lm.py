@@ -178,18 +178,20 @@ class RotaryLM(nn.Module):
         out = torch.empty(ids.shape[0], ids.shape[1] + max_new_tokens, dtype=torch.long)
         out[:, : ids.shape[1]] = ids  # preallocated: no torch.cat per step
         length = ids.shape[1]
-        with torch.inference_mode():
-            if use_cache:
-                if cache is None:
-                    cache = self.new_cache(ids.shape[0], length + max_new_tokens)
-                logits = torch.cat([self._forward(ids[:, i:i + 1], cache.seq_len, cache)
-                                    for i in range(length)], dim=1)  # the prompt, token by token
-            for step in range(max_new_tokens):
-                if not use_cache:
-                    logits = self._forward(out[:, :length])  # the whole prefix again
-                elif step > 0:
-                    logits = self._forward(out[:, length - 1:length], cache.seq_len, cache)  # (B, 1, V)
-                out[:, length] = logits[:, -1].argmax(dim=-1)
-                length += 1
-        self.train(was_training)
+        try:  # the train/eval mode comes back even after an error
+            with torch.inference_mode():
+                if use_cache:
+                    if cache is None:
+                        cache = self.new_cache(ids.shape[0], length + max_new_tokens)
+                    logits = torch.cat([self._forward(ids[:, i:i + 1], cache.seq_len, cache)
+                                        for i in range(length)], dim=1)  # the prompt, token by token
+                for step in range(max_new_tokens):
+                    if not use_cache:
+                        logits = self._forward(out[:, :length])  # the whole prefix again
+                    elif step > 0:
+                        logits = self._forward(out[:, length - 1:length], cache.seq_len, cache)  # (B, 1, V)
+                    out[:, length] = logits[:, -1].argmax(dim=-1)
+                    length += 1
+        finally:
+            self.train(was_training)
         return out.clone()

@@ -550,12 +550,12 @@ plt.show()
 #
 # So where is the advantage? (1) In **training** on parallel hardware: all target positions are
 # known in training (teacher forcing, as in both decoders above), so a Transformer runs each layer
-# in $O(1)$ sequential steps while an RNN needs $O(T)$, whatever the hardware; on a GPU each of those
-# $T$ small steps leaves most of its thousands of cores idle. (2) In the **path length**: information from token 0
+# in $O(1)$ sequential steps while an RNN needs $O(T)$, whatever the hardware (Vaswani et al. 2017,
+# Table 1). (2) In the **path length**: information from token 0
 # reaches token $T-1$ through one attention step, but through $T-1$ GRU updates, each of which can
 # blur it (lesson 02 measured how a fixed-size state forgets). Generation is different: a decoder
-# writes one token per step, like an RNN (the `generate` loops above); lesson 08 looks at making
-# those steps cheap.
+# writes one token per step, like an RNN (the `generate` loops above); expert notebook 11 makes
+# those steps cheap with a KV cache.
 #
 # ## Pitfall: "attention weights are explanations"
 #
