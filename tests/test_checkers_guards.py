@@ -416,3 +416,17 @@ def test_references_that_return_plain_python_values():
     assert words.evaluate(lambda x: ["pos" if v > 0 else "neg" for v in x[0]]).passed
     assert "expected list, got tuple" in words.evaluate(lambda x: ("pos",)).message
     assert "got ['pos']" in words.evaluate(lambda x: ["pos"]).message
+
+
+@pytest.mark.parametrize("name, right, detached", [
+    ("rope", lambda x, positions=None: ak.apply_rope(x, positions),
+     lambda x, positions=None: ak.apply_rope(x.detach(), positions)),
+    ("image_to_patches", lambda *a: ak.image_to_patches(*a), lambda img, *a: ak.image_to_patches(img.detach(), *a)),
+    ("expand_kv_heads", lambda kv, h: kv.repeat_interleave(h // kv.shape[1], dim=1),
+     lambda kv, h: kv.detach().repeat_interleave(h // kv.shape[1], dim=1)),
+])
+def test_expert_zone_checkers_refuse_a_detached_answer(name, right, detached):
+    checker = getattr(ak.check, name)
+    assert checker.evaluate(right).passed
+    verdict = checker.evaluate(detached)
+    assert verdict.status == "fail" and "cut off from autograd" in verdict.message

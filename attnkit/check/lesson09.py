@@ -56,6 +56,7 @@ rope = Checker(
         "off by one: use the positions as given, not positions + 1":
             lambda x, p: _apply_rope(x, p + 1),
     },
+    grads=True,  # a detached answer would match the values and break training
 )
 
 

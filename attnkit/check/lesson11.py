@@ -104,6 +104,7 @@ expand_kv_heads = Checker(
         "you repeated each KV head num_heads times: the group size is num_heads // num_kv_heads":
             lambda kv, h: kv.repeat_interleave(h, dim=1),
     },
+    grads=True,  # a detached answer would match the values and break training
 )
 
 
