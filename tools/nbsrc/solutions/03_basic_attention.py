@@ -66,5 +66,6 @@ ak.check.attention(my_attention)
 # ## Going further (not checked)
 # - Pass `scale=0.0` and `scale=100.0` to `ak.attention` on the lesson's sentence: which outputs do
 #   you get, and why?
-# - Why does the check for exercise 2 use `Tq != Tk` in some cases? (Think of which axis a
-#   wrong softmax normalises when the matrix is square.)
+# - Why do most of the check's cases for exercise 2 give `Tq`, `Tk` and `D` three different sizes?
+#   (Think of code that reads a size from the wrong axis, such as `math.sqrt(key.shape[-2])` instead
+#   of `math.sqrt(query.shape[-1])`: on which shapes does it still give the right numbers?)
