@@ -340,9 +340,9 @@ print(f"error when no window may attend to itself: "
 # itself, and a quiet one puts nearly all of its weight on louder windows, most of it on louder
 # windows of the same phase. For denoising that is a bias, not a feature: a noise spike that raises
 # a window's norm also raises its say in every average of windows that point its way (where the
-# cosine is negative, about half the pairs here, a larger norm lowers the weight instead). The
-# largest norm-driven weight is a window's weight on itself, and forbidding it lowers the error
-# (printed above).
+# cosine is negative, 0.57 of the pairs here, a larger norm lowers the weight instead). One
+# norm-driven weight is easy to take away: a window's weight on itself, whose score is $|w_i|^2$.
+# Forbidding it lowers the error (printed above).
 #
 # Is that one noise draw? The same measurements on three noise seeds:
 
@@ -384,11 +384,11 @@ print(f"score ratio, window 0 as query: {ratio_row.min().item():.2f} to {ratio_r
       f"scores without window 0 unchanged: {torch.equal(scores_doubled[1:, 1:], scores[1:, 1:])}")
 
 # %% [markdown]
-# Learned $W_q$ and $W_k$ choose *which directions* count, but the score still grows with each
-# token's norm. Transformers handle the norm elsewhere: a pre-norm Transformer (lesson 07) passes
-# each token through LayerNorm (Ba et al., 2016) before attention, and LayerNorm gives a vector and
-# any positive multiple of it the same output (up to a tiny epsilon); QK-norm (Henry et al., 2020;
-# lesson 06) normalises the queries and keys themselves.
+# Learned $W_q$ and $W_k$ choose *which directions* count, but the score still scales with each
+# token's norm. Transformers handle the norm elsewhere: a pre-norm Transformer (Xiong et al., 2020;
+# lesson 07) passes each token through LayerNorm (Ba et al., 2016) before attention, and LayerNorm
+# gives a vector and any positive multiple of it the same output (up to a tiny epsilon); QK-norm
+# (Henry et al., 2020; lesson 06) normalises the queries and keys themselves.
 #
 # ## Recap
 # - Self-attention: $Q = XW_q$, $K = XW_k$, $V = XW_v$ from **one** sequence; the map is
@@ -416,5 +416,7 @@ print(f"score ratio, window 0 as query: {ratio_row.min().item():.2f} to {ratio_r
 #   M., Minderer, M., Heigold, G., Gelly, S., Uszkoreit, J. & Houlsby, N. (2021). *An image is worth
 #   16x16 words: Transformers for image recognition at scale.* ICLR 2021.
 # - Ba, J. L., Kiros, J. R. & Hinton, G. E. (2016). *Layer normalization.* arXiv:1607.06450.
+# - Xiong, R., Yang, Y., He, D., Zheng, K., Zheng, S., Xing, C., Zhang, H., Lan, Y., Wang, L. &
+#   Liu, T.-Y. (2020). *On layer normalization in the Transformer architecture.* ICML 2020.
 # - Henry, A., Dachapally, P. R., Pawar, S. & Chen, Y. (2020). *Query-Key Normalization for
 #   Transformers.* Findings of EMNLP 2020.
