@@ -300,10 +300,10 @@ ax_sig.set(xlabel="time step", title="the same attention function on a signal")
 _ = ax_sig.legend(loc="upper right", fontsize=8)
 
 # %% [markdown]
-# The map is striped every 8 steps: each time step puts three quarters of its attention (0.75) on
-# the windows a whole number of periods away, although they are only an eighth of the candidates.
-# That count includes the window itself (0 periods away, 0.19); the windows one or more periods
-# away get 0.56. Averaging them cuts the error (printed above). With the default scale the softmax
+# The map is striped every 8 steps: on average a time step puts three quarters of its attention
+# (0.75) on the windows a whole number of periods away, although they are only an eighth of the
+# candidates. That count includes the window itself (0 periods away, 0.19); the windows one or more
+# periods away get 0.56. Averaging them cuts the error (printed above). With the default scale the softmax
 # is flatter: less weight lands on the same phase and the error falls less. No word anywhere:
 # attention is a content-based average of any set of vectors.
 #
@@ -336,8 +336,8 @@ print(f"error when no window may attend to itself: "
 
 # %% [markdown]
 # Dot-product scores **favour high-norm windows**: the loudest quarter of windows receives several
-# times the attention of the quietest quarter, a loud window puts a large part of its weight on
-# itself, and a quiet one puts nearly all of its weight on louder windows, most of it on louder
+# times the attention of the quietest quarter, the loudest windows put about half of their weight
+# on themselves, and the quietest put nearly all of theirs on louder windows, most of it on louder
 # windows of the same phase. For denoising that is a bias, not a feature: a noise spike that raises
 # a window's norm also raises its say in every average of windows that point its way (where the
 # cosine is negative, 0.57 of the pairs here, a larger norm lowers the weight instead). One
