@@ -238,6 +238,7 @@ def ref_self_attention(x, wq, wk, wv):
     (lambda x, wq, wk, wv: ak.attention(x, x, x @ wv)[0], "fail", "x itself as queries and keys"),
     (lambda x, wq, wk, wv: torch.softmax((x @ wq) @ (x @ wk).transpose(-2, -1), -1) @ (x @ wv),
      "fail", "forgot the scale"),
+    (lambda x, wq, wk, wv: ak.attention(x @ wq, x @ wk, x @ wv), "fail", "return only the output"),
 ])
 def test_self_attention_checker(fn, status, fragment):
     verdict = ak.check.self_attention.evaluate(fn)

@@ -65,7 +65,8 @@ self_attention = Checker(
     extra_hint=lambda got, exp, args: (
         "(B, T, T) is the shape of the attention weights: return the weighted sum of the values, weights @ V"
         if isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(exp.shape[:2]) + (exp.shape[1],)
-        else None),
+        else "ak.attention returns a pair (output, weights): return only the output, ak.attention(...)[0]"
+        if isinstance(got, tuple) and len(got) == 2 else None),
     grads=True,
 )
 

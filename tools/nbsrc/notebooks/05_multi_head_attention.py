@@ -16,7 +16,7 @@
 #   measure how different the heads are and what switching each one off costs;
 # - explain when heads *are* redundant, and what head-pruning studies of trained Transformers found.
 #
-# **Time:** about 40 minutes, plus 15 for the exercises.
+# **Time:** about 50 minutes, plus 15 for the exercises.
 
 # %%
 import torch
@@ -354,8 +354,9 @@ axes = ak.plot.plot_heads(model.attn_weights[0, 0], labels)
 # - Heads are not redundant when the task needs several relations: on 3 of 3 seeds the 2-head model
 #   split *previous* and *first* between its heads, and ablating one sent its relation to chance.
 #   With 4 heads for 2 relations, heads duplicated each other and single ablations cost less.
-# - In trained Transformers many heads can be pruned with little loss, and the ones that survive
-#   are the specialised ones (Michel et al. 2019; Voita et al. 2019).
+# - In trained Transformers many heads can be pruned with little loss (Michel et al. 2019); in a
+#   translation encoder, the heads that survived pruning longest were the specialised ones
+#   (Voita et al. 2019).
 #
 # **Exercises:** `my-work/05_multi_head_attention.ipynb`: write `split_heads` and `merge_heads`.
 # Next, lesson 06: why the scores are divided by $\sqrt{d_k}$.

@@ -21,7 +21,8 @@ _ = ak.seed_everything(0)  # seeds Python, NumPy and PyTorch
 # Write `self_attention(x, w_q, w_k, w_v)` for a batch of sequences `x` of shape `(B, T, D)` and
 # three projection matrices of shape `(D, d_k)`. Compute the queries, keys and values **from the
 # same `x`**, each with its own matrix, then scaled dot-product attention. Return the `(B, T, d_k)`
-# output. You may use `ak.attention` for the last step, or write it out.
+# output. You may use `ak.attention` for the last step, or write it out. (`ak.attention` returns
+# a pair, `(output, weights)`: return only the output, its `[0]`.)
 
 # %%
 def self_attention(x, w_q, w_k, w_v):
