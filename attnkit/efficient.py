@@ -45,6 +45,11 @@ __all__ = [
 # memory-efficient (online softmax) attention
 # ----------------------------------------------------------------------------
 
+# exp() of scores within 20 of their offset stays far from float32's limits: e^20 is about 5e8
+# (a billion keys sum to 5e17, against a largest float of 3e38) and e^-20 about 2e-9 (the
+# smallest normal float is 1e-38), so no offset has to move while scores stay in this range.
+_SAFE_SCORE = 20.0
+
 
 def memory_efficient_attention(query, key, value, mask=None, scale=None, block_size=512,
                                query_block_size=None, causal=False):
@@ -62,10 +67,12 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     and the output is ``acc / l`` once every key tile was seen. Any offset gives the same
     ``acc / l`` (it cancels); it only has to keep ``exp`` from overflowing or vanishing.
     So the offset starts at 0 and moves to a tile's maximum only when a score rises more
-    than 8 above it, or when a query's first scores all lie more than 8 below it (``e^8``
+    than 20 above it, or when a query's first scores all lie more than 20 below it (``e^20``
     is far from float32's limits). Scores of ordinary size never move it: no tile needs
     a rescale, and where an offset is needed its subtraction is folded into the score
-    product (``torch.baddbmm``). Only one tile of scores
+    product (``torch.baddbmm``). Most tiles need not even look for their maximum: a score
+    is at most ``|q| |k|`` in size (Cauchy-Schwarz), so a tile whose largest query norm
+    times largest key norm is at most 20 cannot move the offset. Only one tile of scores
     exists at a time, so the extra memory is the output plus one tile, instead of the
     whole score matrix.
 
@@ -130,6 +137,10 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     query, key, value = (t.expand(batch_shape + t.shape[-2:]).reshape((N,) + t.shape[-2:])
                          for t in (query, key, value))
     key_t = key.transpose(-2, -1)  # (N, D, Tk)
+    k_starts = range(0, Tk, block_size)
+    # |score| <= |q| |k| (Cauchy-Schwarz): the largest key norm of each key tile bounds its scores
+    key_norm = key.detach().norm(dim=-1)  # (N, Tk)
+    tile_key_norm = torch.stack([key_norm[:, s:s + block_size].amax(-1) for s in k_starts], -1)  # (N, tiles)
     heads = max(1, 2**19 // (query_block_size * block_size))  # batch x head rows per tile
     output = query.new_empty(N, Tq, Dv)
     for n in range(0, N, heads):
@@ -137,16 +148,23 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
         for q_start in range(0, Tq, query_block_size):
             q_stop = min(q_start + query_block_size, Tq)
             q_tile = query[rows, q_start:q_stop] * scale  # (G, bq, D): cheaper than scaling the scores
+            # the key tiles whose scores provably stay in [-SAFE, SAFE] for every query of this tile
+            bound = q_tile.detach().norm(dim=-1).amax() * tile_key_norm[rows].amax(0)  # (tiles,)
+            bounded = ((bound <= _SAFE_SCORE).tolist() if bound.device.type != "meta"  # meta: no values
+                       else [False] * len(k_starts))
             offset = None  # (G, bq, 1): 0 for every query until one needs another
             run_sum = q_tile.new_zeros(q_tile.shape[:-1] + (1,))  # (G, bq, 1)
             acc = q_tile.new_zeros(q_tile.shape[:-1] + (Dv,))  # (G, bq, Dv)
-            for k_start in range(0, min(Tk, q_stop) if causal else Tk, block_size):
+            for tile, k_start in enumerate(k_starts):
+                if causal and k_start >= q_stop:
+                    break
                 k_stop = min(k_start + block_size, Tk, q_stop if causal else Tk)
                 k_tile = key_t[rows, :, k_start:k_stop]  # (G, D, bk)
                 if offset is None:
                     scores = torch.bmm(q_tile, k_tile)  # (G, bq, bk)
                 else:  # the scores minus the offset, in the same product
                     scores = torch.baddbmm(offset, q_tile, k_tile, beta=-1)
+                float_mask = False
                 if mask is not None:
                     tile_mask = mask[..., q_start:q_stop, k_start:k_stop]  # a view of the mask
                     tile_mask = tile_mask.reshape((N,) + tile_mask.shape[-2:])[rows]  # (G, bq, bk)
@@ -154,23 +172,25 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
                         scores.masked_fill_(~tile_mask, -math.inf)  # exactly zero weight
                     else:
                         scores += tile_mask
+                        float_mask = True
                 if causal and k_stop - 1 > q_start:  # a tile that crosses the diagonal
                     q_pos = torch.arange(q_start, q_stop, device=query.device)[:, None]
                     k_pos = torch.arange(k_start, k_stop, device=query.device)[None, :]
                     scores.masked_fill_(k_pos > q_pos, -math.inf)
-                tile_max = scores.detach().amax(dim=-1, keepdim=True)  # (G, bq, 1), above the offset
-                # exp(scores) is safe while a query's largest score stays within 8 of its offset.
-                # The offset moves to the tile's maximum where a score grew past that, or where a
-                # query's first finite scores lie far below it (their exp would vanish). Detached:
-                # the offset cancels out of acc / run_sum, so it needs no gradient.
-                first = (run_sum == 0) & (tile_max > -math.inf) & (tile_max < -8.0)
-                grow = (tile_max > 8.0) | first
-                if _any(grow):
-                    shift = torch.where(grow, tile_max, 0.0)  # (G, bq, 1)
-                    scores -= shift
-                    offset = shift if offset is None else offset + shift
-                    fade = (-shift.clamp_min(0.0)).exp()  # how much the old sums shrink
-                    run_sum, acc = run_sum * fade, acc * fade
+                if offset is not None or float_mask or not bounded[tile]:
+                    # exp(scores) is safe while a query's largest score stays within SAFE of its
+                    # offset. The offset moves to the tile's maximum where a score grew past that, or
+                    # where a query's first finite scores lie far below it (their exp would vanish).
+                    # Detached: the offset cancels out of acc / run_sum, so it needs no gradient.
+                    tile_max = scores.detach().amax(dim=-1, keepdim=True)  # (G, bq, 1), above the offset
+                    first = (run_sum == 0) & (tile_max > -math.inf) & (tile_max < -_SAFE_SCORE)
+                    grow = (tile_max > _SAFE_SCORE) | first
+                    if _any(grow):
+                        shift = torch.where(grow, tile_max, 0.0)  # (G, bq, 1)
+                        scores -= shift
+                        offset = shift if offset is None else offset + shift
+                        fade = (-shift.clamp_min(0.0)).exp()  # how much the old sums shrink
+                        run_sum, acc = run_sum * fade, acc * fade
                 probs = scores.exp_()  # (G, bq, bk)
                 run_sum = run_sum + probs.sum(dim=-1, keepdim=True)
                 acc = torch.baddbmm(acc, probs, value[rows, k_start:k_stop])  # acc + probs @ v
