@@ -110,6 +110,41 @@ def test_memory_efficient_large_logits_stay_finite():
     torch.testing.assert_close(out, ak.attention(q, k, v)[0], atol=1e-5, rtol=1e-4)
 
 
+def _amax_calls(fn):
+    """How many score tiles looked for their maximum (a per-query (G, bq, 1) amax)."""
+    return sum(name == "amax" and len(shapes[0]) == 3 and shapes[0][-1] == 1
+               for name, shapes in ak.trace_operations(fn))
+
+
+def test_memory_efficient_skips_the_max_only_where_the_norms_bound_the_scores():
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(2, 64, 16, generator=g) for _ in range(3))  # |q| |k| / 4 is about 16
+    # ordinary scores: every tile is bounded (|q|max |k|max <= 20 after the 1/sqrt(16) scale), no max pass
+    assert (q.norm(dim=-1).max() * k.norm(dim=-1).max() / 4) <= 20
+    assert _amax_calls(lambda: ak.memory_efficient_attention(q, k, v, block_size=16)) == 0
+    # scaled up, the bound fails for most tiles (both batch rows share a tile): those look for their maximum
+    q_max = (3 * q / 4).norm(dim=-1).amax(0).reshape(4, 16).amax(-1)  # per query tile
+    k_max = k.norm(dim=-1).amax(0).reshape(4, 16).amax(-1)  # per key tile
+    unbounded = int((q_max[:, None] * k_max[None, :] > 20).sum())
+    assert 0 < unbounded < 16
+    assert _amax_calls(lambda: ak.memory_efficient_attention(3 * q, k, v, block_size=16)) == unbounded
+    # a float mask can push scores anywhere: it always takes the checked path
+    float_mask = torch.zeros(64, 64)
+    assert _amax_calls(lambda: ak.memory_efficient_attention(q, k, v, mask=float_mask, block_size=16)) == 16
+
+
+@pytest.mark.parametrize("gain", [0.5, 1.0, 1.1, 1.5, 3.0, 30.0])
+def test_memory_efficient_is_exact_on_both_sides_of_the_bound(gain):
+    """Scores near, at and far past the safe range of 20, against a float64 softmax."""
+    g = torch.Generator().manual_seed(6)
+    q, k, v = (torch.randn(3, 40, 8, generator=g) for _ in range(3))
+    q = q / q.norm(dim=-1, keepdim=True) * gain * 20 * 8**0.5 / k.norm(dim=-1).max()  # bound = 20 * gain
+    out = ak.memory_efficient_attention(q, k, v, block_size=8, query_block_size=16)
+    want = torch.softmax(q.double() @ k.double().mT / 8**0.5, dim=-1) @ v.double()
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.double(), want, atol=2e-5, rtol=1e-4)
+
+
 def test_memory_efficient_gradients_match():
     g = torch.Generator().manual_seed(1)
     tensors = [torch.randn(2, 11, 6, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3)]
