@@ -71,10 +71,11 @@ for T in (512, 2048, 8192, 32768):
 # first the clock, for $T$ from 128 to 4096 (2 heads of width 32, one thread): `ak.attention`
 # builds the $T \times T$ scores; `ak.memory_efficient_attention` (section 2) works in tiles and
 # never stores them; PyTorch's fused `scaled_dot_product_attention` (SDPA) is there for reference.
-# Each time is the fastest of several calls after a warm-up call (`ak.best_time`). The cell prints
-# the time **per score**, which stays level where time grows as $T^2$, the growth of the time from
-# $T = 2048$ to $4096$ (×4 is $T^2$), and how many times longer `ak.attention` takes than the tiled
-# kernel. Times depend on your machine: the tests do not compare this output.
+# Each time is the fastest of several calls (`ak.best_time`; up to $T = 1024$, nine calls after an
+# untimed warm-up call). The cell prints the time **per score**, which stays level where time grows
+# as $T^2$, the growth of the time from $T = 2048$ to $4096$ (×4 is $T^2$), and how many times
+# longer `ak.attention` takes than the tiled kernel. Times depend on your machine: the tests do not
+# compare this output.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -105,17 +106,16 @@ ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
 # theirs roughly level: their time grows about as $T^2$. `ak.attention`'s rises in the middle of
 # the range, to a few times its value at $T = 256$, while its matrices outgrow the processor's
 # caches; at the longest lengths it levels off again, and from 2048 to 4096 its time grows by
-# about the ×4 of $T^2$ (last column), at the higher cost per score. So storing the matrix does not make the exponent
-# larger than 2: it makes each score dearer, once, when the matrix leaves the caches. The last line
-# shows the result: `ak.attention`, faster than the tiled kernel at the shortest lengths, takes
-# longer at the long ones. Where the rise falls depends on your machine's cache sizes, and
+# about the ×4 of $T^2$ (last column), at the higher cost per score. So storing the matrix does
+# not make the exponent larger than 2: it makes each score dearer, once, when the matrix leaves
+# the caches. The last line shows the result: `ak.attention`, faster than the tiled kernel at the
+# shortest lengths, takes longer at the long ones. Where the rise falls depends on your machine's cache sizes, and
 # timings wobble on a busy machine: rerun the cell.
 #
-# More arithmetic? PyTorch's `FlopCounterMode` counts the FLOPs of the matrix products (and only
-# those) in the two pure-PyTorch kernels,
-# and `ak.peak_tensor_bytes` weighs the most memory the tensors created inside a call hold at one
-# time (SDPA is left out: its scratch memory lives inside one fused operation, out of this
-# count's sight).
+# More arithmetic? Up to $T = 2048$: PyTorch's `FlopCounterMode` counts the FLOPs of the matrix
+# products (and only those) in the two pure-PyTorch kernels, and `ak.peak_tensor_bytes` weighs the
+# most memory the tensors created inside a call hold at one time (SDPA is left out: its scratch
+# memory lives inside one fused operation, out of this count's sight).
 
 # %%
 peaks = {"ak.attention": [], "memory_efficient_attention": []}
@@ -129,7 +129,7 @@ for T in lengths[:-1]:  # 128 to 2048
         flops.append(counter.get_total_flops())
         peaks[name].append(ak.peak_tensor_bytes(kernels[name], q, k, v))
     same = "same" if flops[0] == flops[1] else "DIFFERENT"
-    print(f"{T:6d} | {flops[0] / 1e9:6.3f} ({same:4s})      | {peaks['ak.attention'][-1] / 2**20:22.1f} | "
+    print(f"{T:6d} | {flops[0] / 1e9:6.3f} ({same:4s})        | {peaks['ak.attention'][-1] / 2**20:22.1f} | "
           f"{peaks['memory_efficient_attention'][-1] / 2**20:16.1f} | {2 * T * T * 4 / 2**20:6.1f}")
 ax = ak.plot.plot_cost_curves(lengths[:-1], peaks, ylabel="peak bytes of tensors created in the call",
                               title="Memory of one attention call, measured")
