@@ -66,6 +66,33 @@ def _first_block_max(q, k, v, b):
     return out / total
 
 
+def _per_query_rows(q, k, v, b):
+    """A whole row of scores per query, without a matrix product: reads no key in blocks."""
+    rows = []
+    for i in range(q.shape[-2]):
+        s = (q[..., i:i + 1, :] * k).sum(-1) / math.sqrt(q.shape[-1])  # (..., Tk)
+        rows.append((torch.softmax(s, -1)[..., None] * v).sum(-2))  # (..., Dv)
+    return torch.stack(rows, -2)
+
+
+def _keys_transposed_once(q, k, v, b):
+    """A right loop that transposes all the keys once and slices blocks of columns from them."""
+    k_t = k.transpose(-2, -1) * q.new_tensor(1 / math.sqrt(q.shape[-1]))  # (..., D, Tk): keys only
+    m = torch.full(q.shape[:-1] + (1,), -math.inf).to(q)
+    total, out = torch.zeros_like(m), torch.zeros(q.shape[:-1] + (v.shape[-1],))
+    for start in range(0, k.shape[-2], b):
+        s = q @ k_t[..., :, start:start + b]  # (..., Tq, b)
+        new = torch.maximum(m, s.amax(-1, keepdim=True))
+        e, c = torch.exp(s - new), torch.exp(m - new)
+        total, out, m = c * total + e.sum(-1, keepdim=True), c * out + e @ v[..., start:start + b, :], new
+    return out / total
+
+
+def _one_query_in_blocks(q, k, v, b):
+    """A right loop over queries, each reading the keys in blocks."""
+    return torch.cat([_online(q[..., i:i + 1, :], k, v, b) for i in range(q.shape[-2])], dim=-2)
+
+
 def _shift_if_large(x):
     if x.max() > 80:
         x = x - x.amax(-1, keepdim=True)
@@ -320,6 +347,9 @@ WRONG = [
     ("online_softmax_attention", "NumPy", lambda q, k, v, b: torch.from_numpy(
         torch.softmax(torch.from_numpy(q.numpy() @ k.numpy().swapaxes(-1, -2)) / math.sqrt(q.shape[-1]), -1)
         .numpy() @ v.numpy()), "NumPy"),
+    ("online_softmax_attention", "a whole row per query, no matmul", _per_query_rows, "ending in all"),
+    ("online_softmax_attention", "per-query row then .double()",
+     lambda q, k, v, b: _per_query_rows(q.double(), k.double(), v.double(), b), "ending in all"),
     ("online_softmax_attention", "no max", lambda q, k, v, b: _online(q, k, v, b, "nomax"), "running max"),
     ("online_softmax_attention", "per-block max", lambda q, k, v, b: _online(q, k, v, b, "perblock"),
      "*running* max"),
@@ -427,6 +457,8 @@ RIGHT = [
     ("online_softmax_attention", "a learner's loop", lambda q, k, v, b: _online(q, k, v, b)),
     ("online_softmax_attention", "float64",
      lambda q, k, v, b: _online(q.double(), k.double(), v.double(), b)),
+    ("online_softmax_attention", "keys transposed once", _keys_transposed_once),
+    ("online_softmax_attention", "one query at a time, keys in blocks", _one_query_in_blocks),
     ("sliding_window_mask", "tril & triu", lambda n, w: torch.ones(n, n, dtype=torch.bool).tril()
      & torch.ones(n, n, dtype=torch.bool).triu(-w)),
     ("sliding_window_mask", "loops", lambda n, w: torch.tensor([[i - w <= j <= i for j in range(n)]

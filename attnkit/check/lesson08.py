@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import weakref
 
 import torch
 
@@ -100,11 +101,37 @@ def _inside(names: set[str]) -> str | None:
     return None
 
 
+def _tensors(obj, depth=3):
+    """The tensors in a call's arguments or result (inside lists, tuples and dicts, ``depth`` levels)."""
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if depth > 0 and isinstance(obj, (tuple, list)):
+        return [t for item in obj for t in _tensors(item, depth - 1)]
+    return []
+
+
 def _full_matrix_watch(query, key, value, block_size):
-    """Flags a (Tq, Tk) score matrix, scores of one query against every key, and whole-matrix kernels."""
+    """Flags a (Tq, Tk) score matrix, scores of one query against every key, and whole-matrix kernels.
+
+    Scores against every key are found two ways: a matrix product whose result ends in Tk, and any
+    result that ends in Tk and depends on the query (a per-query ``(q * key).sum(-1)``, its softmax, ...).
+    "Depends on the query" is followed from the learner's copy of ``query`` (equal to it, same shape)
+    through every torch call; the keys alone (``key.transpose(-2, -1)``, sliced later) are not flagged."""
     tq, tk = query.shape[-2], key.shape[-2]
     if tk <= block_size:
         return None  # one block is the whole matrix: nothing to tell apart
+    from_query: dict[int, weakref.ref] = {}  # id -> weak reference, for tensors computed from the query
+
+    def tainted(t):
+        ref = from_query.get(id(t))
+        if ref is not None and ref() is t:
+            return True
+        if t.shape == query.shape and t.dtype == query.dtype and torch.equal(t.detach(), query):
+            from_query[id(t)] = weakref.ref(t)  # the learner's copy of the query
+            return True
+        return False
 
     def look(func, fargs, fkwargs, result):
         name = getattr(func, "__name__", "")
@@ -128,6 +155,17 @@ def _full_matrix_watch(query, key, value, block_size):
             if func in _MATMULS and shape[-1] == tk:
                 return (f"your function scored a query against all {tk} keys at once: take the keys in "
                         f"blocks of block_size = {block_size}")
+        outputs = _tensors(result)
+        if name.startswith("new_") or name.endswith("_like"):
+            outputs = []  # shaped or typed like the query, not computed from it
+        sources = fargs[:1] if name in ("to", "type_as") else list(fargs) + list(fkwargs.values())
+        if outputs and any(tainted(t) for t in _tensors(sources)):
+            for t in outputs:
+                from_query[id(t)] = weakref.ref(t)
+                if t.dim() >= 1 and t.shape[-1] == tk:
+                    return (f"your function computed, from the query, a tensor ending in all {tk} keys "
+                            f"(shape {tuple(t.shape)}), a whole row of scores or weights at once: take the "
+                            f"keys in blocks of block_size = {block_size}")
         return None
 
     return look

@@ -10,14 +10,14 @@
 #
 # **You will be able to**
 # - measure how the time and memory of attention grow with $T$, and explain why a kernel that
-#   stores the $T \times T$ matrix grows faster than $T^2$;
+#   stores the $T \times T$ matrix costs more per score than one that works in tiles;
 # - write the online-softmax update and say why it gives *exact* attention in $O(T)$ memory;
 # - measure what a window or a block-sparse pattern saves and costs, and why dropping small
 #   weights after the fact saves no work;
 # - give a segment-reading model a memory, and measure what it adds;
 # - say when a convolution is the better choice.
 #
-# **Time:** about 55 minutes, plus 20 for the exercises.
+# **Time:** about 65 minutes, plus 25 for the exercises.
 
 # %%
 import math
@@ -67,51 +67,60 @@ for T in (512, 2048, 8192, 32768):
 # %% [markdown]
 # Each ×4 in $T$ is ×16 in work and in stored scores: 32 GiB of float32 scores at $T = 32768$,
 # for one layer (8 heads) of one sequence. In tiles of 512 × 512 (section 2) the count is 8 MiB
-# at any length, for the same work. Now we measure, first the clock, for $T$ from 128 to 2048
-# (2 heads of width 32, one thread): `ak.attention` builds the $T \times T$ scores;
-# `ak.memory_efficient_attention` (section 2) works in tiles and never stores them; PyTorch's
-# fused `scaled_dot_product_attention` (SDPA) is there for reference.
-# The cell prints the time **per score** (flat if time grew exactly as $T^2$) and the growth when
-# $T$ doubles from 1024 to 2048 (×4 is $T^2$). Times depend on your machine: the tests do not
+# at any length (counting one tile per head held at once), for the same work. Now we measure,
+# first the clock, for $T$ from 128 to 4096 (2 heads of width 32, one thread): `ak.attention`
+# builds the $T \times T$ scores; `ak.memory_efficient_attention` (section 2) works in tiles and
+# never stores them; PyTorch's fused `scaled_dot_product_attention` (SDPA) is there for reference.
+# Each time is the fastest of several calls (`ak.best_time`; up to $T = 1024$, nine calls after an
+# untimed warm-up call). The cell prints the time **per score**, which stays level where time grows
+# as $T^2$, the growth of the time from $T = 2048$ to $4096$ (×4 is $T^2$), and how many times
+# longer `ak.attention` takes than the tiled kernel. Times depend on your machine: the tests do not
 # compare this output.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 
 
-lengths = [128, 256, 512, 1024, 2048]
+lengths = [128, 256, 512, 1024, 2048, 4096]
 kernels = {"ak.attention": ak.attention, "SDPA": F.scaled_dot_product_attention,
            "memory_efficient_attention": ak.memory_efficient_attention}
 timings = {name: [] for name in kernels}
 for T in lengths:
     q, k, v = torch.randn(3, 1, 2, T, 32).unbind(0)  # each (B, H, T, Dh)
-    for name, fn in kernels.items():
-        timings[name].append(ak.best_time(fn, q, k, v))
+    for name, fn in kernels.items():  # short calls are cheap: more of them, for a steadier minimum;
+        short = T <= 1024             # the long ones need no warm-up, the short ones ran the same code
+        timings[name].append(ak.best_time(fn, q, k, v, repeats=9 if short else 3, warmup=short))
+print(f"{'ns per score, T =':27s}" + "".join(f"{T:6d}" for T in lengths) + " | time x, 2048 -> 4096")
 for name, times in timings.items():
-    per_score = " ".join(f"{t / (2 * T * T) * 1e9:5.2f}" for t, T in zip(times, lengths))
-    print(f"{name:27s} T=2048: {times[-1] * 1e3:6.1f} ms, x{times[-1] / times[-2]:4.1f} from T=1024; "
-          f"ns per score at T=128..2048: {per_score}")
+    per_score = "".join(f"{t / (2 * T * T) * 1e9:6.2f}" for t, T in zip(times, lengths))
+    print(f"{name:27s}{per_score} | x{times[-1] / times[-2]:.1f}")
 ratios = [a / b for a, b in zip(timings["ak.attention"], timings["memory_efficient_attention"])]
-print("time of ak.attention / memory_efficient_attention, T=128..2048:", " ".join(f"{r:.1f}" for r in ratios))
+print(f"{'ak.attention / tiled, time':27s}" + "".join(f"{r:6.1f}" for r in ratios))
 ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
                               title="Time of one attention call (2 heads, d_h = 32)")
 
 # %% [markdown]
 # On log-log axes a cost growing as $T^p$ is a line of slope $p$; the dashed guide has slope 2.
-# Fixed overheads flatten the curves at small $T$. From 1024 to 2048 the tiled kernel's time grows
-# close to ×4, like $T^2$, while `ak.attention`'s grows clearly more and its time per score keeps
-# rising: the last line shows it falling behind the tiled kernel as $T$ grows. (Timings wobble on
-# a busy machine: rerun the cell.)
+# Fixed overheads flatten the curves at small $T$ and inflate the first times per score. Past them,
+# read the time per score. The two tiled kernels (SDPA and `memory_efficient_attention`) keep
+# theirs roughly level: their time grows about as $T^2$. `ak.attention`'s rises in the middle of
+# the range, to a few times its value at $T = 256$, while its matrices outgrow the processor's
+# caches; at the longest lengths it levels off again, and from 2048 to 4096 its time grows by
+# about the ×4 of $T^2$ (last column), at the higher cost per score. So storing the matrix does
+# not make the exponent larger than 2: it makes each score dearer, once, when the matrix leaves
+# the caches. The last line shows the result: `ak.attention`, faster than the tiled kernel at the
+# shortest lengths, takes longer at the long ones. Where the rise falls depends on your machine's cache sizes, and
+# timings wobble on a busy machine: rerun the cell.
 #
-# More arithmetic? PyTorch's `FlopCounterMode` counts the FLOPs of the two pure-PyTorch kernels,
-# and `ak.peak_tensor_bytes` weighs the most memory the tensors created inside a call hold at one
-# time (SDPA is left out: its scratch memory lives inside one fused operation, out of this
-# count's sight).
+# More arithmetic? Up to $T = 2048$: PyTorch's `FlopCounterMode` counts the FLOPs of the matrix
+# products (and only those) in the two pure-PyTorch kernels, and `ak.peak_tensor_bytes` weighs the
+# most memory the tensors created inside a call hold at one time (SDPA is left out: its scratch
+# memory lives inside one fused operation, out of this count's sight).
 
 # %%
 peaks = {"ak.attention": [], "memory_efficient_attention": []}
-print("     T |  GFLOP, each kernel | peak MiB: ak.attention | memory_efficient | T x T matrix of 2 heads")
-for T in lengths:
+print("     T | matrix-product GFLOP | peak MiB: ak.attention | memory_efficient | T x T matrix of 2 heads")
+for T in lengths[:-1]:  # 128 to 2048
     q, k, v = torch.randn(3, 1, 2, T, 32).unbind(0)  # each (B, H, T, Dh)
     flops = []
     for name in peaks:
@@ -120,16 +129,17 @@ for T in lengths:
         flops.append(counter.get_total_flops())
         peaks[name].append(ak.peak_tensor_bytes(kernels[name], q, k, v))
     same = "same" if flops[0] == flops[1] else "DIFFERENT"
-    print(f"{T:6d} | {flops[0] / 1e9:6.3f} ({same:4s})      | {peaks['ak.attention'][-1] / 2**20:22.1f} | "
+    print(f"{T:6d} | {flops[0] / 1e9:6.3f} ({same:4s})        | {peaks['ak.attention'][-1] / 2**20:22.1f} | "
           f"{peaks['memory_efficient_attention'][-1] / 2**20:16.1f} | {2 * T * T * 4 / 2**20:6.1f}")
-ax = ak.plot.plot_cost_curves(lengths, peaks, ylabel="peak bytes of tensors created in the call",
+ax = ak.plot.plot_cost_curves(lengths[:-1], peaks, ylabel="peak bytes of tensors created in the call",
                               title="Memory of one attention call, measured")
 
 # %% [markdown]
-# Same FLOPs at every length; not the same memory. `ak.attention` holds about two $T \times T$
-# matrices at once (scores, then weights), along the $T^2$ guide. The tiled kernel's peak grows so
-# only while the matrix fits in one tile (512 keys by default); beyond that it holds the output and
-# a tile or two, a few MiB. What does `ak.attention` do with its matrix? `ak.trace_operations`
+# The same matrix-product FLOPs at every length (the softmax adds a few operations per score, which
+# `FlopCounterMode` does not count, against $4 d_h = 128$ in the two products); not the same
+# memory. `ak.attention` holds about two $T \times T$ matrices at once (scores, then weights),
+# along the $T^2$ guide. The tiled kernel's peak grows so only while the matrix fits in one tile
+# (512 keys by default); beyond that it holds the output and a tile or two, a few MiB. What does `ak.attention` do with its matrix? `ak.trace_operations`
 # lists the operations a call runs and the new tensors each makes ($T = 8$, to read the shapes):
 
 # %%
@@ -141,10 +151,11 @@ for name in ("ak.attention", "SDPA"):
 # %% [markdown]
 # Three $T \times T$ tensors are written in turn (scores, scaled scores, weights), each read back
 # by the next operation. Once the matrix no longer fits in the processor's caches (the small, fast
-# memories beside its cores), every pass goes to main memory, which delivers bytes far more slowly
-# than the processor computes on them (Williams et al. 2009): the time goes into moving data, not
-# into FLOPs. That is the extra slope. The tiled kernel does the same FLOPs one cache-sized tile at
-# a time; SDPA runs as one operation (here PyTorch's flash-attention kernel for CPUs, also tiled).
+# memories beside its cores), every pass goes to slower memory: the larger, slower caches, then
+# main memory, which delivers bytes far more slowly than the processor computes on them (Williams
+# et al. 2009): the time goes into moving data, not into FLOPs. That is the rise in time per score.
+# The tiled kernel does the same FLOPs one cache-sized tile at a time; SDPA runs as one operation
+# (here PyTorch's flash-attention kernel for CPUs, also tiled).
 # This is the argument of FlashAttention (Dao et al. 2022): on a GPU, attention is limited by
 # traffic between the large, slow memory and the small, fast on-chip memory, and tiling with an
 # online softmax (section 2) makes it *faster*, not only smaller. Our CPU shows the same effect,
@@ -221,15 +232,17 @@ print("max abs diff to ak.attention:", round((tiled - full).abs().max().item(), 
 
 # %% [markdown]
 # Exact up to rounding, with the FLOPs of full attention: the tiles remove the stored matrix and,
-# as section 1 measured, the traffic of moving it.
+# as section 1's timings at equal FLOPs suggest, much of the time spent moving it.
 #
 # ## 3. Local and block-sparse attention: less work, but what does it cost?
 #
 # These fixes compute fewer scores. A **local window** lets query $i$ read keys with
 # $|i - j| \le w$; a **block-sparse** pattern lets each block of queries read only some blocks of
 # keys (here itself, its neighbours and the first block as a "global" one; fixed sparse patterns go
-# back to Child et al. 2019, and BigBird, Zaheer et al. 2020, adds random blocks). Work is
-# proportional to the scores kept; what is lost depends on the task. We measure it on lesson 02's
+# back to Child et al. 2019, and BigBird, Zaheer et al. 2020, adds random blocks). The work grows
+# with the scores kept (up to padding to whole tiles: `ak.local_attention` scores each block of at
+# least 32 queries against every key that any of them may read), linearly in $T$ for a fixed
+# window or number of blocks; what is lost depends on the task. We measure it on lesson 02's
 # reversal task, now with a Transformer: output $i$ reads input $T-1-i$, far away for most $i$.
 # First, the fast kernels compute what the masks say:
 
@@ -408,7 +421,8 @@ for seed, model in zip(seeds, models):
 # `detach`ed), and positions must be relative, since absolute ones would repeat in every segment
 # (our model learns one score bias per head and distance, in the style of T5, Raffel et al. 2020).
 #
-# `ak.SegmentMemoryTransformer` is such a model (1 layer, 2 heads, segments and memory of 8);
+# `ak.SegmentMemoryTransformer` is such a model, causal (a query reads the memory and the earlier
+# tokens of its own segment; 1 layer, 2 heads, segments and memory of 8);
 # `use_memory=False` reads each segment alone. The task, `ak.delayed_copy_batch`: output $t$ is
 # input $t - 8$, so every answer lies in the *previous* segment.
 
@@ -460,7 +474,7 @@ for use_memory in (True, False):
 
 # %% [markdown]
 # Without memory every seed stays at chance (the digit is not there); with it every seed copies
-# across the boundary, over 16 segments too, each still attending over only 8 + 8 keys. Where
+# across the boundary, over 16 segments too, each query still attending over at most 8 + 8 keys. Where
 # does a query look? The last segment of a 128-digit input, seed 0:
 
 # %%
@@ -474,8 +488,9 @@ head = int(on_partner.argmax())
 print(f"mean weight of query c_i on memory slot m_i, per head: {[round(x, 2) for x in on_partner.tolist()]}")
 print("in every head, every query's largest weight is on m_i:",
       bool((weights.argmax(-1) == torch.arange(8)).all()))
-n_scores = 16 * 8 * 16  # 16 segments, 8 queries, 16 keys each
-print(f"scores per head for 128 digits: {n_scores} in segments with memory, {128 * 128} with full attention")
+n_scores = 8 * 8 + 15 * 8 * 16  # first segment: 8 queries x 8 keys (no memory yet); 15 more: 8 x (8 + 8)
+print(f"scores computed per head for 128 digits: {n_scores} in segments with memory, "
+      f"{128 * 128} with full attention")
 keys = [f"m{j}" for j in range(8)] + [f"c{j}" for j in range(8)]
 ax = ak.plot_attention(weights[head], x_labels=keys, y_labels=[f"c{i}" for i in range(8)],
                        title=f"head {head}: current-segment queries over [memory; current]")
@@ -533,19 +548,34 @@ def steps_to_solve(model, seed, steps=350):
 makers = {"convolution": ConvTagger,
           "Transformer": lambda: ak.TinyTransformer(10, d_model=32, num_heads=4, num_layers=1,
                                                     dim_feedforward=64, norm_first=True, max_len=64)}
+trained_taggers = {}
 for name, make in makers.items():
     solved = []
     for seed in seeds:
         torch.manual_seed(seed)
-        tagger = make()
+        trained_taggers[name, seed] = tagger = make()
         solved.append(steps_to_solve(tagger, seed))
     n_params = sum(p.numel() for p in tagger.parameters())
     print(f"{name:12s} {n_params:5d} parameters, steps to solve per seed: {solved} (of 350)")
 
+# where the trained Transformer looks: each head's mean weight of query t on key t - 1
+probe_ids, _ = neighbour_sum_batch(torch.Generator().manual_seed(5), batch_size=256)  # (256, 16)
+t = torch.arange(1, 16)  # every query with a previous token
+on_previous = []
+for seed in seeds:
+    with torch.no_grad():
+        trained_taggers["Transformer", seed](probe_ids)
+    weights = trained_taggers["Transformer", seed].layers[0].attn_weights  # (B, H, T, T)
+    per_head = weights[:, :, t, t - 1].mean((0, 2))  # (H,)
+    on_previous.append(round(per_head.max().item(), 2))
+print(f"Transformer, mean weight on key t - 1 in the head that looks back most, per seed: {on_previous}; "
+      f"spread evenly over 16 keys it would be {1 / 16:.2f}")
+
 # %% [markdown]
 # The convolution solves it several times sooner on every seed, with fewer parameters: the
-# Transformer must *learn*, from its positional encodings, to look one position back; the
-# convolution's shape builds that in. Its work per token is also independent of $T$, attention's
+# Transformer must *learn*, from its positional encodings, to look one position back (and, trained,
+# one of its heads puts most of its weight on key $t-1$: last line); the convolution's shape
+# builds that in. Its work per token is also independent of $T$, attention's
 # grows with $T$. Time per token at two lengths (fresh models; per-call overheads make the short
 # input look dearer):
 
@@ -562,19 +592,21 @@ for n in (128, 512):
 
 # %% [markdown]
 # Attention earns its cost when outputs need information from far away: fixed far positions
-# (reversal, where one convolution would need a kernel as wide as the sequence) or places that
+# (reversal, where one convolution would need a kernel about twice as wide as the sequence) or places that
 # depend on the content (a value looked up by its key; aligning words in translation, Bahdanau et
 # al. 2015). For local patterns a convolution does the job in $O(T)$; for long signals, recurrent
 # and state-space models are $O(T)$ alternatives (Gu and Dao 2023); hybrids use convolutions for
 # local features and attention for global context (Gulati et al. 2020, for speech).
 #
 # ## Recap
-# - Attention does $O(T^2)$ work. Storing the $T \times T$ matrix costs $O(T^2)$ memory and, once
-#   it outgrows the caches, time beyond $T^2$: moving it is the bill (Dao et al. 2022).
+# - Attention does $O(T^2)$ work. Storing the $T \times T$ matrix costs $O(T^2)$ memory, and while
+#   the matrix outgrows the caches its time per score rises; then time grows as $T^2$ again, at
+#   that higher cost per score: moving the matrix is the bill (Dao et al. 2022).
 # - **Online softmax** (running max, sum and output, rescaled by $e^{m - m'}$) gives *exact*
 #   attention with one tile of memory; forgetting the rescale gives wrong outputs.
-# - **Local and block-sparse** attention work in proportion to the scores kept and lose the outputs
-#   whose pairs they drop. Dropping small weights after computing them saves no work.
+# - **Local and block-sparse** attention work roughly in proportion to the scores kept; imposed
+#   after training, they lose the outputs whose pairs they drop. Dropping small weights after
+#   computing them saves no work.
 # - A **memory** of the previous segment (Transformer-XL) lets a segment reader use what came
 #   before, at a cost per segment that does not grow with the input.
 # - On a local task a convolution learned several times faster here, and it runs in $O(T)$.

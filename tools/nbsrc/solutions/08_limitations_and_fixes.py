@@ -22,8 +22,9 @@ torch.set_num_threads(1)  # small inputs: one thread is faster than two
 # ## Exercise 1: attention by online softmax
 # Write `online_softmax_attention(query, key, value, block_size)`: exact scaled dot-product
 # attention (scale $1/\sqrt{d_k}$, no mask) that reads the keys and values in blocks of
-# `block_size` and never builds the full `(Tq, Tk)` score matrix. Shapes: `query` is
-# `(..., Tq, D)`, `key` `(..., Tk, D)`, `value` `(..., Tk, Dv)`; return `(..., Tq, Dv)`.
+# `block_size` and never scores a query against all the keys at once (no full `(Tq, Tk)` score
+# matrix, not even one whole row of it). Shapes: `query` is `(..., Tq, D)`, `key` `(..., Tk, D)`,
+# `value` `(..., Tk, Dv)`; return `(..., Tq, Dv)`.
 #
 # Keep per query a running max `m`, a running sum `l` of `exp(score - m)` and a running output
 # `o`. For each block: the new max `m2 = max(m, block max)`; rescale what you have by
@@ -75,7 +76,7 @@ def sliding_window_mask(n, window):
 ak.check.sliding_window_mask(sliding_window_mask)
 
 # %% [markdown]
-# ## Going further (not checked)
+# ## Going further (optional, not checked)
 # - How many `True` entries does `sliding_window_mask(n, w)` hold for `n` much larger than `w`?
 #   What fraction of the causal mask is that for `n = 4096, w = 256`?
 # - Add a `mask` argument to your online-softmax function. What must happen to a query whose
