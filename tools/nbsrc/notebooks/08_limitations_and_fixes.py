@@ -217,9 +217,12 @@ print("with the rescale:    max abs diff", round((online - exact).abs().max().it
 # Without the rescale, blocks read before the maximum grew count as if their scores were larger:
 # the error exceeds the outputs themselves. With it, the difference is float32 rounding.
 # `ak.memory_efficient_attention` is the same idea with query tiles too, for any batch shape and
-# mask. It takes one shortcut: since any offset cancels in the final division, it keeps the offset
-# at 0 until a score rises more than 8 above it, so for scores of ordinary size no block is ever
-# rescaled. Checked with a causal mask and a length (1000) that leaves the last block short:
+# mask. It takes one shortcut: since any offset cancels in the final division, it keeps a query's
+# offset at 0 until one of its scores rises more than 20 above it, or its first scores all lie more
+# than 20 below it ($e^{\pm 20}$ is far from float32's limits). So for scores of ordinary size no
+# block is ever rescaled, and most blocks need not even look for their maximum: a score
+# $q \cdot k / \sqrt{d}$ is at most $|q|\,|k| / \sqrt{d}$ in size, so a block where that bound, with
+# its largest query and key norms, is at most 20 cannot move the offset. Checked with a causal mask and a length (1000) that leaves the last block short:
 
 # %%
 q, k, v = torch.randn(3, 1, 4, 1000, 32).unbind(0)  # each (B, H, T, Dh)
