@@ -224,8 +224,8 @@ _ = fig.suptitle("Unscaled: less gradient at the scores, more at the queries, th
 # flat at the keys. At $W_q$ the scaled norm grows too, for a bookkeeping reason: a query gradient
 # of fixed size is spread over $d_k$ coordinates, so each entry of $\partial L/\partial W_q$
 # shrinks like $1/\sqrt{d_k}$, while the norm adds up all $d_k^2$ entries; together the norm grows
-# like $\sqrt{d_k}$ (the last line: scaled norm divided by $\sqrt{d_k}$ is the same at every
-# width). So compare the two columns there, not the rows.
+# like $\sqrt{d_k}$ (the last line: the scaled norm divided by $\sqrt{d_k}$ is nearly the same at
+# every width). So compare the two columns there, not the rows.
 #
 # What does go wrong is *where* the gradient lands. A query whose best key is far ahead of the
 # runner-up has a nearly one-hot row, and its Jacobian is nearly zero: it gets almost no gradient,
@@ -253,8 +253,8 @@ for d_k in widths:
 # gradient is spread over many of them). Unscaled, the share climbs with $d_k$; at $d_k = 1024$ the
 # top tenth carries nearly all of it and the other nine tenths share the few percent left. Those
 # top queries are the near-tie ones: unscaled, their median gap between the best and the
-# second-best score stays below 1 at every width, while the median over all queries grows with
-# $d_k$, past 10 at $d_k = 1024$. That is the real cost of saturation: not a small gradient, but a
+# second-best score stays below 1 at every width, while from $d_k = 16$ on the median over all
+# queries is larger and grows with $d_k$, past 10 at $d_k = 1024$. That is the real cost of saturation: not a small gradient, but a
 # **concentrated** one, which changes a query's choice only when it happens to sit near a tie.
 #
 # ## Explore: move $d_k$ and the scale
@@ -422,8 +422,9 @@ for ax, d_model in zip(axes, (64, 256)):
 # model falls below 0.05 later than the scaled one, or not within 100 steps (3 of the 6 unscaled
 # runs). After 100 steps some unscaled seeds are below 0.05 like every scaled seed, others are
 # still above 0.5, at both widths. The scaled model's speed depends on the seed too (at
-# $d_k = 256$ from 13 to 64 steps), but every scaled seed gets there. (In the figure, the scaled curves at $d_k = 256$ rise again after they
-# first reach 0.01; every scaled seed still ends below 0.05, as printed.)
+# $d_k = 256$ from 13 to 64 steps), but every scaled seed gets there. (In the figure, the scaled
+# curves at $d_k = 256$ rise again after they first reach 0.01; every scaled seed still ends below
+# 0.05, as printed.)
 #
 # Skipping the scale does not make training impossible; it makes it **slower and
 # seed-dependent**, and the saturation at initialisation grows with the width, across the range
@@ -436,9 +437,9 @@ for ax, d_model in zip(axes, (64, 256)):
 # share) and the batches agree with each other at least as well as scaled, seed for seed. Trained
 # with the same learning rate and steps, every $1/d_k$ seed ends below 0.05 at both widths: at
 # $d_k = 64$ within the scaled model's range of steps, at $d_k = 256$ in 12 steps on every seed,
-# while the scaled seeds need 13 to 64. That is
-# one task, two widths and one learning rate: it shows that nearly uniform initial weights are
-# not a problem for this model, not that $1/d_k$ is better in general.
+# while the scaled seeds need 13 to 64. That is one task, two widths and one learning rate: it
+# shows that nearly uniform initial weights are not a problem for this model, not that $1/d_k$ is
+# better in general.
 #
 # > **Is $1/\sqrt{d_k}$ the last word? What real models do.** The variance argument holds at
 # > initialisation, for *independent* $q$ and $k$. Training breaks that: a query learns to point at
@@ -490,10 +491,9 @@ plt.show()
 
 # %% [markdown]
 # The unscaled map is nearly one-hot (mean largest weight 0.88); the scaled map keeps a spread of
-# weights. The
-# gradient at score $s_j$ is proportional to its weight $a_j$, so in the scaled map every key
-# still gets some gradient from every query; in the unscaled map almost all of it goes to the
-# few rows that are not yet one-hot.
+# weights. The gradient at score $s_j$ is proportional to its weight $a_j$, so in the scaled map
+# every key still gets some gradient from every query; in the unscaled map almost all of it goes
+# to the few rows that are not yet one-hot.
 #
 # ## Recap
 # - For unit-variance entries, $\operatorname{Var}(q \cdot k) = d_k$: the scores' spread grows like $\sqrt{d_k}$.
@@ -501,8 +501,8 @@ plt.show()
 #   $a_i(\delta_{ij} - a_j)$ then vanishes: the gradient at the scores shrinks.
 # - The gradient at the queries, the keys and $W_q$ does **not** shrink: the chain rule multiplies
 #   it by $\|k\|$ (for the keys, $\|q\|$) $\approx \sqrt{d_k}$, and unscaled it is larger. What
-#   saturation does is concentrate it on the few queries near a tie; the others keep their initial pick until updates
-#   driven by the near-tie queries move them (winner-take-all).
+#   saturation does is concentrate it on the few queries near a tie; the others keep their
+#   initial pick until updates driven by the near-tie queries move them (winner-take-all).
 # - Dividing by $\sqrt{d_k}$ restores unit variance at every width, for independent $q$ and $k$ at
 #   initialisation. Trained models also use $1/d_k$ (µP), a scale folded into $W_q$'s
 #   initialisation (T5), QK-norm or soft-capping.
