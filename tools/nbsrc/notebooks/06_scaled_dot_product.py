@@ -418,7 +418,7 @@ for ax, d_model in zip(axes, (64, 256)):
 # to decide this. Its direction does, and unscaled, each batch's direction is set by the few
 # queries that happen to sit near a tie in that batch. A query with a nearly one-hot row adds
 # almost nothing to that batch's gradient; its choice changes only as a side effect of the updates
-# the near-tie queries drive. The last column makes "slower" exact: seed for seed, the unscaled
+# the near-tie queries drive. "Steps to 0.05" makes "slower" exact: seed for seed, the unscaled
 # model falls below 0.05 later than the scaled one, or not within 100 steps (3 of the 6 unscaled
 # runs). After 100 steps some unscaled seeds are below 0.05 like every scaled seed, others are
 # still above 0.5, at both widths. The scaled model's speed depends on the seed too (at
