@@ -104,7 +104,7 @@ print("cat at positions", cat_rows, "- max abs diff between their attention rows
 
 # %% [markdown]
 # ## Checked against PyTorch
-# Our three lines, `ak.attention` and PyTorch's fused `scaled_dot_product_attention` agree.
+# Our three lines, `ak.attention` and PyTorch's `scaled_dot_product_attention` agree.
 
 # %%
 ak_out, ak_weights = ak.attention(Q, K, V)
@@ -367,8 +367,9 @@ for noise_seed in (0, 1, 2):
 # without self-attention, and attention received tracking the norm.
 #
 # Would learned projections fix it? Not by themselves. With $Q = XW_q$ and $K = XW_k$ the score
-# $x_i W_q W_k^\top x_j^\top$ is linear in each window, so doubling a window doubles every score it
-# takes part in, whatever $W_q$ and $W_k$ are (here with random ones):
+# $x_i W_q W_k^\top x_j^\top$ is linear in each of its two windows, so doubling a window doubles its
+# score with every other window (and quadruples its score with itself), whatever $W_q$ and $W_k$
+# are (here with random ones):
 
 # %%
 proj = torch.Generator().manual_seed(1)
@@ -400,7 +401,7 @@ print(f"score ratio, window 0 as query: {ratio_row.min().item():.2f} to {ratio_r
 # - It is **not about language**: on a noisy periodic signal the same function (`ak.attention`,
 #   here with `scale=1.0` and no projections) attends across periods and cuts the error, on three
 #   noise seeds; its dot-product scores favour high-norm windows, and learned projections alone
-#   would not change that (the score is linear in each token).
+#   would not change that (the score is linear in each of its two tokens).
 #
 # **Exercises:** `my-work/04_self_attention.ipynb`: write self-attention with its three
 # projections, and add positional encodings to a batch of embeddings.

@@ -168,8 +168,9 @@ ak.quiz.ask(
 # %% [markdown]
 # The model, `ak.AttentionOnlyModel`, is as small as it gets: token embeddings plus learned
 # position embeddings, **one** causal `ak.MultiHeadAttention` layer with a residual, and a linear
-# read-out with two predictions per position. No MLP: apart from the current token, which the
-# residual carries straight to the read-out, everything the model knows arrives through the heads.
+# read-out with two predictions per position. No MLP: apart from the current token and its position,
+# which the residual carries straight to the read-out, everything the model knows arrives through
+# the heads.
 # `head_mask` multiplies each head's output: a `0` ablates that head. Every model below, whatever
 # its number of heads, has the same width (64), trains for the same 120 steps with Adam (lr 3e-3)
 # on 3 seeds, and is measured on 1,000 fresh sequences, from position 2 on (at position 1 the

@@ -278,7 +278,7 @@ display(ak.widgets.draw_scaling(d_k=256, scale_exponent=0.5))
 
 # %% [markdown]
 # ## The package version, checked against PyTorch
-# `ak.attention` scales by $1/\sqrt{d_k}$ unless told otherwise, like PyTorch's fused kernel; with
+# `ak.attention` scales by $1/\sqrt{d_k}$ unless told otherwise, like PyTorch's `scaled_dot_product_attention`; with
 # `scale=1.0` both compute the unscaled version.
 
 # %%
