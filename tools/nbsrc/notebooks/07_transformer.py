@@ -506,7 +506,8 @@ ak.quiz.ask(
 # 1. a GRU stepped through time, one Python call per position (as lesson 02's decoder does);
 # 2. the same GRU in **one** `nn.GRU` call: the loop over time now runs inside PyTorch's C++
 #    kernel, but it still takes $T$ steps in order;
-# 3. attention computed **one query position at a time** (the same arithmetic as 4, in $T$ pieces);
+# 3. attention computed **one query position at a time** (the same arithmetic as 4, in $T$ pieces;
+#    timed up to $T = 256$ only, as it is the slowest to run: `nan` at 512);
 # 4. attention for **all** positions at once, materialising the $T \times T$ weights: only
 #    $\operatorname{softmax}(QK^\top/\sqrt{d_k})\,V$, with $Q, K, V$ computed before the timer;
 # 5. the whole attention layer (`mha_layer(seq, seq, seq)`: the $Q, K, V$ and output projections
@@ -580,10 +581,10 @@ plt.show()
 #   story on a CPU is per-call overhead, not the recurrence.
 # - Attention for all queries at once is many times faster than the same arithmetic one query at a
 #   time. On a CPU much of that gap is the fixed cost of each call: compare the last column, one
-#   call that carries a single query, with one call for all $T$ queries; at the shortest lengths the
-#   two take a similar time, so $T$ calls cost roughly $T$ times one. Putting all queries into one
-#   call is possible only because no query waits for another: that is what having no sequential
-#   dependency between positions buys here.
+#   call that carries a single query, with one call for all $T$ queries; at the shortest length
+#   ($T = 16$) the two take a similar time, so $T$ calls cost roughly $T$ times one. Putting all
+#   queries into one call is possible only because no query waits for another: that is what having
+#   no sequential dependency between positions buys here.
 # - Against the single `nn.GRU` call, attention does **not** win at every length: its work grows
 #   as $T^2$ (the score matrix), the GRU's as $T$, so on one CPU thread the GRU call overtakes it at
 #   the longest lengths, both attention alone and the whole attention layer with its projections
@@ -719,17 +720,17 @@ for head, row in enumerate(attn_heads[seed][b, :, q]):
 # agreement, but only to around half to two thirds of the queries. Even a clearly peaked row of the
 # head-averaged map can point at a digit whose change barely moves the output: on seeds 1 and 2,
 # 13 of 32 and 28 of 42 such queries read most from a key whose change moves the output by less
-# than 0.05 (seed 0 disagrees on a single query). How often the map and the effects disagree thus
+# than 0.05 (seed 0 has a single such query). How often the map and the effects disagree thus
 # differs from seed to seed of the same model and task.
 #
 # The average over heads also hides who does the reading. In the plotted query, heads 0, 1 and 3
-# put most of their weight on position 0, whose change does nothing, while head 2 puts 0.40 and
-# 0.55 on positions 3 and 5: the two 0s, each of which decides the output (effect 1.00). The mean
-# over heads leaves the most influential position only 0.189. Over the disagreements, one head's
-# most-attended key holds the most influential digit in 26 of 32 (seed 1) and 37 of 42 (seed 2)
-# queries. So look at heads one by one before averaging; and even one head's weights tell you only
-# where one layer **read** from: the output also depends on what earlier layers already mixed into
-# each position, on the residual path and on the values.
+# put most of their weight on position 0, whose change barely moves the output (0.002), while
+# head 2 puts 0.40 and 0.55 on positions 3 and 5: the two 0s, each of which decides the output
+# (effect 1.00). The mean over heads leaves the most influential position only 0.189. Over the
+# disagreements, one head's most-attended key holds the most influential digit in 26 of 32
+# (seed 1) and 37 of 42 (seed 2) queries. So look at heads one by one before averaging; and even
+# one head's weights tell you only where one layer **read** from: the output also depends on what
+# earlier layers already mixed into each position, on the residual path and on the values.
 #
 # The debate in the literature: Jain & Wallace (2019) found that attention weights often correlate
 # weakly with gradient-based and leave-one-out importance, and that very different attention maps
