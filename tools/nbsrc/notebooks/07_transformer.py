@@ -586,10 +586,10 @@ plt.show()
 #   queries into one call is possible only because no query waits for another: that is what having
 #   no sequential dependency between positions buys here.
 # - Against the single `nn.GRU` call, attention does **not** win at every length: its work grows
-#   as $T^2$ (the score matrix), the GRU's as $T$, so on one CPU thread the GRU call overtakes it at
-#   the longest lengths, both attention alone and the whole attention layer with its projections
-#   (the fair match: the GRU call includes all of its matrices). The last two ratio columns fall
-#   below 1 there. The quadratic cost and its fixes are lesson 08.
+#   as $T^2$ (the score matrix), the GRU's as $T$, so on one CPU thread the GRU call overtakes it
+#   by the longest length timed ($T = 512$): both attention alone and the whole attention layer with
+#   its projections (the fair match: the GRU call includes all of its matrices). The last two ratio
+#   columns fall below 1 there. The quadratic cost and its fixes are lesson 08.
 #
 # So where is the advantage? (1) In **training** on parallel hardware: all target positions are
 # known in training (teacher forcing, as in both decoders above), so a Transformer runs each layer
@@ -754,8 +754,8 @@ for head, row in enumerate(attn_heads[seed][b, :, q]):
 #   cross-attention it is the block of a decoder-only language model (`ak.CausalLM`), trained with
 #   the next-token loss and generating one token per step.
 # - Attention has no sequential dependency between positions, which is what lets a Transformer
-#   train all positions at once; on one CPU thread a single GRU call overtakes it at the longest
-#   lengths timed, because attention's work grows as $T^2$.
+#   train all positions at once; on one CPU thread a single GRU call overtakes it by the longest
+#   length timed, because attention's work grows as $T^2$.
 # - Attention weights show where a layer reads, not why the output is what it is; the mean over
 #   heads can hide the head that reads the deciding input: look at heads, then measure effects.
 #
