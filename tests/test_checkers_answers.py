@@ -329,6 +329,8 @@ WRONG = [
     ("feed_forward", "GELU", lambda x, a, b: b(F.gelu(a(x))), "GELU"),
     ("feed_forward", "no biases", lambda x, a, b: torch.relu(x @ a.weight.T) @ b.weight.T, "biases"),
     ("feed_forward", "no_grad", _no_grad_ffn, "cut off"),
+    ("feed_forward", "ReLU6", lambda x, a, b: b(F.relu6(a(x))), "values differ"),
+    ("feed_forward", "hardtanh", lambda x, a, b: b(F.hardtanh(a(x), 0.0, 6.0)), "values differ"),
     ("feed_forward", "NumPy round trip",
      lambda x, a, b: torch.from_numpy(b(torch.relu(a(x))).detach().numpy()), "cut off"),
     # lesson 08

@@ -46,7 +46,7 @@ def feed_forward(x, linear1, linear2):
 ak.check.feed_forward(feed_forward)
 
 # %% [markdown]
-# ## Going further (not checked)
+# ## Going further (optional, not checked)
 # - Put your two functions together into a pre-norm encoder layer (attention from
 #   `ak.MultiHeadAttention`) and compare it with `ak.TransformerEncoderLayer(..., norm_first=True)`
 #   after copying the weights.
