@@ -71,8 +71,9 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     is far from float32's limits). Scores of ordinary size never move it: no tile needs
     a rescale, and where an offset is needed its subtraction is folded into the score
     product (``torch.baddbmm``). Most tiles need not even look for their maximum: a score
-    ``scale * q . k`` is at most ``scale * |q| |k|`` in size (Cauchy-Schwarz), so a tile where
-    that bound, with its largest query and key norms, is at most 20 cannot move the offset. Only one tile of scores
+    ``scale * q . k`` is at most ``scale * |q| |k|`` in size (Cauchy-Schwarz), so while every offset
+    is still 0 and no float mask is added, a tile where that bound, with its largest query and
+    key norms, is at most 20 cannot move an offset: it skips the search. Only one tile of scores
     exists at a time, so the extra memory is the output plus one tile, instead of the
     whole score matrix.
 
