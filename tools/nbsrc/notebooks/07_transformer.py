@@ -52,8 +52,9 @@ ak.quiz.ask(
      "It replaces the embeddings, so positions are no longer needed"],
     answer=1,
     explanation="Attention computes weighted averages of the values: it moves information between "
-                "positions, and once the weights are fixed its output is linear in the values; the softmax "
-                "over the scores is its only nonlinearity. The feed-forward block does the per-position computation, "
+                "positions, and once the weights are fixed its output is linear in the values; its "
+                "nonlinearity comes from the scores (queries times keys) and the softmax over them, and it "
+                "has no per-position activation like the feed-forward's ReLU. The feed-forward block does the per-position computation, "
                 "residuals keep a direct path for the signal and the gradient, and LayerNorm keeps the scale "
                 "in check. Attention complements these layers; it does not replace them.",
 )
@@ -259,7 +260,7 @@ plt.show()
 # (a LayerNorm at initialisation outputs vectors of mean 0 and variance 1 per position);
 # each LayerNorm on the residual path also rescales the gradient that flows back through it.
 # Pre-norm leaves the residual path as a plain sum: the stream grows layer after layer, and the
-# gradient reaches every layer through that sum without passing any LayerNorm.
+# gradient reaches every layer through that sum, passing only the final LayerNorm before the read-out.
 # At initialisation, in all six 12-layer stacks, the last layer's gradient is within a factor of two
 # of the first layer's (post-norm's last layer gets a little more, pre-norm's a little less), so at
 # this size neither order starves a layer. Large models such as GPT-2 (Radford et al. 2019) and
@@ -411,7 +412,7 @@ print(f"changing token 11 moves the logits at positions 0-10 by at most {moved[:
 
 # %% [markdown]
 # The loss falls far below uniform guessing on all three seeds, and greedy text is made of corpus
-# sentences: on every seed, all 21 of its 4-word sequences occur in the corpus. With 202 words of
+# sentences: on every seed, all 21 of its 4-word sequences occur in the corpus. With 202 tokens of
 # training text, the model mostly **memorises** it. Sampling recombines pieces (14 to 17 of the 21
 # found in the corpus, depending on the seed). That is the mechanism of a language model (causal attention, the
 # next-token loss, one token per step), not language understanding; GPT-style models are trained
@@ -581,11 +582,13 @@ plt.show()
 # - Stepping the GRU from Python costs more than one `nn.GRU` call: part of the "RNN is slow"
 #   story on a CPU is per-call overhead, not the recurrence.
 # - Attention for all queries at once is many times faster than the same arithmetic one query at a
-#   time. On a CPU much of that gap is the fixed cost of each call: compare the last column, one
-#   call that carries a single query, with one call for all $T$ queries; at the shortest length
-#   ($T = 16$) the two take a similar time, so $T$ calls cost roughly $T$ times one. Putting all
-#   queries into one call is possible only because no query waits for another: that is what having
-#   no sequential dependency between positions buys here.
+#   time. At short lengths most of that gap is the fixed cost of each call: compare the last
+#   column, one call that carries a single query, with one call for all $T$ queries; at the
+#   shortest length ($T = 16$) the two take a similar time. At longer lengths a single-query call
+#   takes longer (it does more work), and one large matrix product also does the arithmetic more
+#   efficiently than $T$ small ones. Both gains need all queries at once, which is possible only
+#   because no query waits for another: that is what having no sequential dependency between
+#   positions buys here.
 # - Against the single `nn.GRU` call, attention does **not** win at every length: its work grows
 #   as $T^2$ (the score matrix), the GRU's as $T$, so on one CPU thread the GRU call overtakes it
 #   by the longest length timed ($T = 512$): both attention alone and the whole attention layer with
@@ -687,10 +690,13 @@ for seed in post_models:
     head_top = attn_heads[seed].argmax(-1)  # (B, H, T) each head's most-attended key
     head_digits = probe[:, None, :].expand_as(head_top).gather(-1, head_top)  # (B, H, T)
     some_head = (head_digits == digit_effect[:, None]).any(1)  # (B, T)
+    # chance: each head's top key a random position; copies = positions holding the influential digit
+    copies = (probe[:, None, :] == digit_effect[..., None]).sum(-1).float()  # (B, T)
+    chance = 1 - (1 - copies / 8) ** attn_heads[seed].shape[1]  # (B, T)
     print(f"seed {seed}: {int(differs.sum())} of {int((margin > 0.3).sum())} clearly peaked queries read "
           f"most from a digit other than the most influential one; in {int((differs & (attended_effect < 0.05)).sum())} "
           f"of these the most-attended key's effect is below 0.05; in {int((differs & some_head).sum())} one head's "
-          f"most-attended key holds the most influential digit")
+          f"most-attended key holds the most influential digit (chance, random top keys: {chance[differs].sum().item():.1f})")
     effect_gap = effect[seed].amax(-1) - attended_effect
     if differs.any():
         b, q = divmod(int((effect_gap * differs).flatten().argmax()), 8)
@@ -729,7 +735,8 @@ for head, row in enumerate(attn_heads[seed][b, :, q]):
 # head 2 puts 0.40 and 0.55 on positions 3 and 5: the two 0s, each of which decides the output
 # (effect 1.00). The mean over heads leaves the most influential position only 0.189. Over the
 # disagreements, one head's most-attended key holds the most influential digit in 26 of 32
-# (seed 1) and 37 of 42 (seed 2) queries. So look at heads one by one before averaging; and even
+# (seed 1) and 37 of 42 (seed 2) queries: above chance (the printed counts if each head's top key
+# were a random position), but with four heads and repeated digits chance is already more than half. So look at heads one by one before averaging; and even
 # one head's weights tell you only where one layer **read** from: the output also depends on what
 # earlier layers already mixed into each position, on the residual path and on the values.
 #
