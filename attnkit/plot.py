@@ -119,28 +119,64 @@ __all__ += ["plot_token_embeddings"]
 
 
 def plot_accuracy_by_length(lengths, accuracies: dict, train_range=None, ax=None, title=None):
-    """Per-token accuracy against sequence length, one line per model (lesson 02).
+    """Per-token accuracy against sequence length, one colour per model (lesson 02).
 
-    ``accuracies`` maps a model name to one accuracy per length; ``train_range``
-    ``(lo, hi)`` shades the lengths seen in training.
+    Parameters
+    ----------
+    lengths : sequence of int
+        The sequence lengths on the x axis.
+    accuracies : dict
+        ``{model name: values}``. ``values`` is one run (one accuracy per length), drawn as a
+        line, or several runs (a list of such lists, e.g. one per seed), drawn as their mean
+        line and a shaded min–max band; the legend then says how many runs.
+    train_range : (lo, hi), optional
+        Shades the lengths seen in training.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
 
     Examples
     --------
     >>> ax = plot_accuracy_by_length([5, 10], {"a": [1.0, 0.5]}, train_range=(5, 8))
     >>> ax.get_ylabel()
     'per-token accuracy'
+    >>> ax = plot_accuracy_by_length([5, 10], {"b": [[1.0, 0.5], [0.9, 0.7], [1.0, 0.6]]})
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['b (mean, min–max of 3 runs)']
     >>> plt.close("all")
     """
     lengths = list(lengths)
+    if not isinstance(accuracies, dict) or not accuracies:
+        raise ValueError(f"accuracies must be a non-empty dict {{name: values}}, got {type(accuracies).__name__}")
+    series = {}
     for name, values in accuracies.items():
-        if len(values) != len(lengths):
-            raise ValueError(f"{name!r} has {len(values)} accuracies for {len(lengths)} lengths")
+        runs = list(values)
+        if runs and isinstance(runs[0], (list, tuple)):
+            if any(not isinstance(run, (list, tuple)) for run in runs):
+                raise ValueError(f"{name!r} mixes runs (lists) and single accuracies")
+        else:
+            runs = [runs]
+        for r, run in enumerate(runs):
+            if len(run) != len(lengths):
+                which = f"run {r} of {name!r}" if len(runs) > 1 else repr(name)
+                raise ValueError(f"{which} has {len(run)} accuracies for {len(lengths)} lengths")
+        series[name] = torch.tensor([[float(v) for v in run] for run in runs])  # (runs, lengths)
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 3.5), layout="constrained")
     if train_range is not None:
         ax.axvspan(train_range[0], train_range[1], color="0.9", label="lengths seen in training")
-    for name, values in accuracies.items():
-        ax.plot(lengths, values, marker="o", label=name)
+    for i, (name, runs) in enumerate(series.items()):
+        color = f"C{i}"
+        if len(runs) == 1:
+            ax.plot(lengths, runs[0].numpy(), marker="o", color=color, label=name)
+            continue
+        ax.fill_between(lengths, runs.min(0).values.numpy(), runs.max(0).values.numpy(),
+                        color=color, alpha=0.25, lw=0)
+        ax.plot(lengths, runs.mean(0).numpy(), marker="o", color=color,
+                label=f"{name} (mean, min–max of {len(runs)} runs)")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("sequence length")
     ax.set_ylabel("per-token accuracy")

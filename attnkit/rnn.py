@@ -69,12 +69,20 @@ class AdditiveAttention(nn.Module):
         if query.shape[0] != keys.shape[0]:
             raise ValueError(f"query {shape_str(query.shape)} and keys {shape_str(keys.shape)} "
                              f"have different batch sizes")
-        hidden = torch.tanh(self.w_query(query).unsqueeze(1) + self.w_key(keys))  # (B, Ts, hidden)
+        return self._scores(query, self.w_key(keys))
+
+    def _scores(self, query: torch.Tensor, projected_keys: torch.Tensor) -> torch.Tensor:
+        # projected_keys = w_key(keys), (B, Ts, hidden): a decoder computes it once per sequence
+        hidden = torch.tanh(self.w_query(query).unsqueeze(1) + projected_keys)  # (B, Ts, hidden)
         return self.v(hidden).squeeze(-1)                                      # (B, Ts)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(context (B, Dk), weights (B, Ts))``: the weighted average of ``keys``."""
-        weights = torch.softmax(self.scores(query, keys), dim=-1)   # (B, Ts)
+        return self._attend(self.scores(query, keys), keys)
+
+    @staticmethod
+    def _attend(scores: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        weights = torch.softmax(scores, dim=-1)                      # (B, Ts)
         context = (weights.unsqueeze(-1) * keys).sum(dim=1)          # (B, Dk)
         return context, weights
 
@@ -121,12 +129,16 @@ class _Seq2Seq(nn.Module):
         self.cell = nn.GRUCell(hidden + 2 * hidden, hidden)   # reads [previous token, context]
         self.out = nn.Linear(hidden + 2 * hidden, vocab_size)
 
-    def context(self, state, states, summary):  # pragma: no cover - overridden
+    def context(self, state, states, summary, cache=None):  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _step(self, token, state, states, summary):
-        context, weights = self.context(state, states, summary)           # (B, 2H), (B, Ts) or None
-        state = self.cell(torch.cat([self.embed(token), context], -1), state)  # (B, H)
+    def _cache(self, states):
+        """Per-sequence work the context needs at every step, computed once (None here)."""
+        return None
+
+    def _step(self, embedded, state, states, summary, cache):
+        context, weights = self.context(state, states, summary, cache)    # (B, 2H), (B, Ts) or None
+        state = self.cell(torch.cat([embedded, context], -1), state)      # (B, H)
         logits = self.out(torch.cat([state, context], -1))                # (B, V)
         return logits, state, weights
 
@@ -143,9 +155,11 @@ class _Seq2Seq(nn.Module):
                              f"have different batch sizes")
         state = torch.tanh(self.init_state(summary))                         # (B, H)
         previous = torch.cat([torch.full_like(tgt[:, :1], self.bos), tgt[:, :-1]], 1)  # (B, T)
+        embedded = self.embed(previous)                                      # (B, T, H)
+        cache = self._cache(states)
         all_logits, all_weights = [], []
         for t in range(tgt.shape[1]):
-            logits, state, weights = self._step(previous[:, t], state, states, summary)
+            logits, state, weights = self._step(embedded[:, t], state, states, summary, cache)
             all_logits.append(logits)
             all_weights.append(weights)
         weights = None if all_weights[0] is None else torch.stack(all_weights, 1)  # (B, T, Ts)
@@ -163,9 +177,10 @@ class _Seq2Seq(nn.Module):
         length = src.shape[1] if length is None else require_int(length, "length", minimum=1)
         state = torch.tanh(self.init_state(summary))
         token = torch.full_like(src[:, 0], self.bos)                         # (B,)
+        cache = self._cache(states)
         tokens, all_weights = [], []
         for _ in range(length):
-            logits, state, weights = self._step(token, state, states, summary)
+            logits, state, weights = self._step(self.embed(token), state, states, summary, cache)
             token = logits.argmax(-1)
             tokens.append(token)
             all_weights.append(weights)
@@ -185,7 +200,7 @@ class FixedContextSeq2Seq(_Seq2Seq):
     (torch.Size([2, 6, 10]), True, torch.Size([2, 6]))
     """
 
-    def context(self, state, states, summary):
+    def context(self, state, states, summary, cache=None):
         return summary, None                              # (B, 2H): the same vector every step
 
 
@@ -205,8 +220,13 @@ class AttentionSeq2Seq(_Seq2Seq):
         super().__init__(vocab_size, hidden)
         self.attention = AdditiveAttention(hidden, 2 * hidden, hidden)
 
-    def context(self, state, states, summary):
-        return self.attention(state, states)              # (B, 2H), (B, Ts)
+    def _cache(self, states):
+        return self.attention.w_key(states)               # (B, Ts, hidden): W_k h_j, once per sequence
+
+    def context(self, state, states, summary, cache=None):
+        if cache is None:
+            return self.attention(state, states)          # (B, 2H), (B, Ts)
+        return self.attention._attend(self.attention._scores(state, cache), states)
 
 
 def token_accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:

@@ -160,3 +160,22 @@ def test_plot_accuracy_by_length():
     with pytest.raises(ValueError, match="'a' has 2 accuracies for 3 lengths"):
         ak.plot.plot_accuracy_by_length([5, 10, 15], {"a": [1, 0.5]})
     plt.close("all")
+
+
+def test_plot_accuracy_by_length_several_runs_draw_mean_and_band():
+    runs = [[1.0, 0.6, 0.2], [0.8, 0.4, 0.3], [0.9, 0.5, 0.1]]
+    ax = ak.plot.plot_accuracy_by_length([5, 10, 15], {"seeds": runs, "one run": [1, 1, 0.9]})
+    lines = ax.get_lines()
+    assert len(lines) == 2
+    assert lines[0].get_ydata().tolist() == pytest.approx([0.9, 0.5, 0.2])  # the mean over runs
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]                  # min-max band's outline
+    assert min(band) == pytest.approx(0.1) and max(band) == pytest.approx(1.0)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "seeds (mean, min–max of 3 runs)", "one run"]
+    with pytest.raises(ValueError, match="run 1 of 'seeds' has 2 accuracies for 3 lengths"):
+        ak.plot.plot_accuracy_by_length([5, 10, 15], {"seeds": [[1, 0.5, 0.2], [1, 0.5]]})
+    with pytest.raises(ValueError, match="'seeds' mixes runs"):
+        ak.plot.plot_accuracy_by_length([5, 10, 15], {"seeds": [[1, 0.5, 0.2], 0.5]})
+    with pytest.raises(ValueError, match="non-empty dict"):
+        ak.plot.plot_accuracy_by_length([5, 10, 15], {})
+    plt.close("all")
