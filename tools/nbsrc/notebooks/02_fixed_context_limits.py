@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · The limits of a fixed context
 #
-# The first neural translation models (Sutskever et al., 2014; Cho et al., 2014) read the whole
+# Early neural translation models (Sutskever et al., 2014; Cho et al., 2014) read the whole
 # source sentence into **one vector** and then wrote the translation from that vector alone.
 # Whether the sentence had 5 words or 50, everything had to fit in the same few numbers. This
 # lesson measures what that bottleneck costs on a toy task, and shows the fix that made attention
@@ -11,11 +11,11 @@
 # **You will be able to**
 # - describe an encoder-decoder and point at its fixed context vector;
 # - measure per-token accuracy against sequence length for a fixed-context and an attentive model;
-# - read a learned alignment (attention heatmap), explain why it is an anti-diagonal here and why
-#   it sits one column off;
+# - read a learned alignment (attention heatmap), explain why it is an anti-diagonal here and how
+#   a state one column off still holds the token it copies;
 # - write additive attention's score function yourself (exercises).
 #
-# **Time:** about 30 minutes, plus 15 for the exercises.
+# **Time:** about 35 minutes, plus 20 for the exercises.
 
 # %%
 import torch
@@ -57,7 +57,7 @@ print("inputs ", src.tolist())
 print("targets", tgt.tolist())
 
 # %% [markdown]
-# Both models in `ak.rnn` share an encoder: embeddings and a bidirectional GRU, which turns the
+# Both models in `ak.rnn` use the same encoder design: embeddings and a bidirectional GRU, which turns the
 # $T_s$ input tokens into states $h_0 \dots h_{T_s-1}$ (each $2H$ numbers; positions count from 0). A GRU decoder then
 # writes one token per step from its state $s_t$, the previous token and a **context** $c_t$.
 # They differ only in $c_t$:
@@ -67,6 +67,7 @@ print("targets", tgt.tolist())
 #   weighted by how well each matches the decoder's state:
 #   $$e_{tj} = v^\top \tanh(W_q\, s_{t-1} + W_k\, h_j), \qquad
 #     \alpha_{tj} = \frac{e^{e_{tj}}}{\sum_i e^{e_{ti}}}, \qquad c_t = \sum_j \alpha_{tj}\, h_j$$
+#   (`ak.AdditiveAttention` also adds a learned bias to $W_k\, h_j$; the plain code below leaves it out.)
 #
 # Here are those three formulas in plain tensor code, with shapes:
 
@@ -161,7 +162,7 @@ ax = ak.plot.plot_accuracy_by_length(lengths, accuracy, train_range=(4, 12),
 
 # %% [markdown]
 # At length 4 both are nearly perfect in every seed: four digits fit in one vector. From there
-# the fixed context falls off with every extra token (0.46 to 0.47 at length 12, the
+# the fixed context falls off at every length measured (0.46 to 0.47 at length 12, the
 # longest it was trained on), while the attentive model degrades far more slowly over the
 # trained lengths (0.80 to 0.86 at 12). The three seeds agree closely (the bands are narrow), and
 # at every length from 6 on, the worst attentive seed beats the best fixed-context seed. Beyond 12

@@ -35,7 +35,7 @@ ak.check.additive_attention_weights(additive_attention_weights)
 
 # %% [markdown]
 # ## Exercise 2: the fixed context of a padded batch
-# A fixed-context model summarises a sequence by the RNN's **last** state. In a padded batch,
+# A fixed-context model summarises a sequence by the RNN's **last** state (of a one-directional RNN). In a padded batch,
 # rows have different lengths: `states` is (B, T, D) and `lengths` (B,) holds each row's real
 # length (the steps after it are padding and hold junk). Return each row's last *real* state,
 # shape (B, D).
