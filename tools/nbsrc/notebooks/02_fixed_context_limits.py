@@ -106,7 +106,7 @@ for model in (fixed, attentive):
 # previous prediction. Adam at 2e-2 with warm-up, cosine decay and gradient clipping: 300
 # fixed steps per model. One training run can be lucky, so each model is trained three times,
 # with seeds 0, 1 and 2 (the seed sets the initial weights and the training batches; both models
-# get the same batches for the same seed). Every claim below is checked on all three.
+# get the same batches for the same seed). Every claim about the trained models below is checked on all three.
 
 # %%
 def get_batch(generator):
@@ -135,7 +135,7 @@ fixed, attentive = models["fixed context"][0], models["attention"][0]  # seed 0:
 # %% [markdown]
 # ## The measurement: per-token accuracy against length
 #
-# For each length from 4 to 20 we decode 100 fresh sequences greedily (the same ones for every
+# For every even length from 4 to 20 we decode 100 fresh sequences greedily (the same ones for every
 # model) and count the fraction of output tokens that are right. Lengths above 12 were never
 # seen in training.
 
@@ -162,7 +162,7 @@ ax = ak.plot.plot_accuracy_by_length(lengths, accuracy, train_range=(4, 12),
 
 # %% [markdown]
 # At length 4 both are nearly perfect in every seed: four digits fit in one vector. From there
-# the fixed context falls off at every length measured (0.46 to 0.47 at length 12, the
+# the fixed context falls off steadily with length (0.46 to 0.47 at length 12, the
 # longest it was trained on), while the attentive model degrades far more slowly over the
 # trained lengths (0.80 to 0.86 at 12). The three seeds agree closely (the bands are narrow), and
 # at every length from 6 on, the worst attentive seed beats the best fixed-context seed. Beyond 12
