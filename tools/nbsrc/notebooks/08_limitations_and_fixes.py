@@ -227,7 +227,8 @@ print("with the rescale:    max abs diff", round((online - exact).abs().max().it
 # $q \cdot k / \sqrt{d}$ is at most $|q|\,|k| / \sqrt{d}$ in size, so while every offset is still 0
 # (and no float mask is added), a block where that bound, with its largest query and key norms, is
 # at most 20 cannot move an offset. Such a block also computes $e^s$ as $2^{s \log_2 e}$: the same
-# number, by `torch.exp2`, which is faster than `torch.exp` on CPUs (`make bench` measures both). Checked with a causal mask and a length (1000) that leaves the last block short:
+# number, by `torch.exp2`, which ran faster than `torch.exp` on the CPU we measured (`make bench`
+# prints both times for yours). Checked with a causal mask and a length (1000) that leaves the last block short:
 
 # %%
 q, k, v = torch.randn(3, 1, 4, 1000, 32).unbind(0)  # each (B, H, T, Dh)
