@@ -502,7 +502,7 @@ ak.quiz.ask(
 # | recurrent (RNN, GRU) | $O(n d^2)$ | $O(n)$ | $O(n)$ |
 #
 # The parallelism is in the middle column, and it pays off where there is hardware to run many
-# operations at once. What does it mean on this CPU? We time, for a batch of 8 sequences of
+# operations at once. What does it mean on this CPU? We time, for a batch of 4 sequences of
 # width 64, forward pass only:
 # 1. a GRU stepped through time, one Python call per position (as lesson 02's decoder does);
 # 2. the same GRU in **one** `nn.GRU` call: the loop over time now runs inside PyTorch's C++
@@ -546,7 +546,7 @@ timings = {name: [] for name in names}
 single_query = []  # one call that carries one query
 with torch.no_grad():
     for T in lengths:
-        seq = torch.randn(8, T, width)  # (B, T, D)
+        seq = torch.randn(4, T, width)  # (B, T, D)
         q, k, v = (mha_layer.split_heads(proj(seq)) for proj in
                    (mha_layer.q_proj, mha_layer.k_proj, mha_layer.v_proj))  # (B, H, T, Dh) each
         stepwise = T <= 256  # the step-by-step methods: their trend is clear by T = 256

@@ -107,10 +107,10 @@ ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
 # Fixed overheads flatten the curves at small $T$ and inflate the first times per score. Past them,
 # read the time per score. The two tiled kernels (SDPA and `memory_efficient_attention`) keep
 # theirs roughly level: their time grows about as $T^2$. `ak.attention`'s stays about level while
-# its matrices fit in the processor's caches, then rises several-fold at the longest lengths, as
-# they outgrow the caches: from 2048 to 4096 its time grows by far more than the ×4 of $T^2$ (last
-# column). That is a one-off step, not a larger exponent: once the matrix lives in main memory,
-# each score is dearer, and time grows as $T^2$ again. This lesson stops at 4096 to stay within a
+# its matrices fit in the processor's caches, then rises to several times that at the longest
+# lengths, as they outgrow the caches (the last column shows how its time grows from 2048 to 4096;
+# ×4 is $T^2$). That is a one-off step, not a larger exponent: once the matrix lives in main
+# memory, each score is dearer, and time grows as $T^2$ again. This lesson stops at 4096 to stay within a
 # laptop's memory; the course benchmark (`make bench`, `benchmarks/results/time.md`) times 8 heads,
 # whose matrices leave the caches at shorter lengths, and there `ak.attention`'s time relative to
 # SDPA's stays about flat from $T = 1024$ to $4096$. The last line shows the result: `ak.attention`,
