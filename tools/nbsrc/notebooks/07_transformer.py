@@ -502,7 +502,7 @@ ak.quiz.ask(
 # | recurrent (RNN, GRU) | $O(n d^2)$ | $O(n)$ | $O(n)$ |
 #
 # The parallelism is in the middle column, and it pays off where there is hardware to run many
-# operations at once. What does it mean on this CPU? We time, for a batch of 4 sequences of
+# operations at once. What does it mean on this CPU? We time, for a batch of 2 sequences of
 # width 64, forward pass only:
 # 1. a GRU stepped through time, one Python call per position (as lesson 02's decoder does);
 # 2. the same GRU in **one** `nn.GRU` call: the loop over time now runs inside PyTorch's C++
@@ -546,7 +546,7 @@ timings = {name: [] for name in names}
 single_query = []  # one call that carries one query
 with torch.no_grad():
     for T in lengths:
-        seq = torch.randn(4, T, width)  # (B, T, D)
+        seq = torch.randn(2, T, width)  # (B, T, D)
         q, k, v = (mha_layer.split_heads(proj(seq)) for proj in
                    (mha_layer.q_proj, mha_layer.k_proj, mha_layer.v_proj))  # (B, H, T, Dh) each
         stepwise = T <= 256  # the step-by-step methods: their trend is clear by T = 256
@@ -568,6 +568,8 @@ for i, T in enumerate(lengths):
     t_step, t_gru, t_loop, t_all, t_layer = (timings[name][i] for name in names)
     print(f"        {T:4d} | {t_step / t_gru:22.1f} | {t_loop / t_all:32.1f} | {t_gru / t_all:30.2f} | "
           f"{t_gru / t_layer:24.2f}")
+print("\ntime x from T = 256 to 512 (x2 is linear, x4 quadratic): " + ", ".join(
+    f"{name} x{timings[name][-1] / timings[name][-2]:.1f}" for name in (names[1], names[3], names[4])))
 fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
 for (name, values), marker in zip(timings.items(), "ovs^D"):
     ax.loglog(lengths, [t * 1e3 for t in values], marker + "-", label=name)
@@ -590,10 +592,13 @@ plt.show()
 #   because no query waits for another: that is what having no sequential dependency between
 #   positions buys here.
 # - Against the single `nn.GRU` call, attention does **not** win at every length: its work grows
-#   as $T^2$ (the score matrix), the GRU's as $T$, so on one CPU thread the GRU call overtakes it
-#   by the longest length timed ($T = 512$): both attention alone and the whole attention layer with
-#   its projections (the fair match: the GRU call includes all of its matrices). The last two ratio
-#   columns fall below 1 there. The quadratic cost and its fixes are lesson 08.
+#   as $T^2$ (the score matrix), the GRU's as $T$. The last line shows the start of it: from
+#   $T = 256$ to $512$ the GRU call's time about doubles, while attention's grows faster, alone and
+#   as a whole layer with its projections (the fair match: the GRU call includes all of its
+#   matrices). Attention's lead over the GRU call, several times at $T = 64$–$256$, shrinks by
+#   512 (the last two ratio columns); at longer lengths, not timed here to keep the lesson's memory
+#   small, $T^2$ against $T$ means the GRU call on one CPU thread catches up and then wins. The
+#   quadratic cost and its fixes are lesson 08.
 #
 # So where is the advantage? (1) In **training** on parallel hardware: all target positions are
 # known in training (teacher forcing, as in both decoders above), so a Transformer runs each layer
@@ -762,8 +767,8 @@ for head, row in enumerate(attn_heads[seed][b, :, q]):
 #   cross-attention it is the block of a decoder-only language model (`ak.CausalLM`), trained with
 #   the next-token loss and generating one token per step.
 # - Attention has no sequential dependency between positions, which is what lets a Transformer
-#   train all positions at once; on one CPU thread a single GRU call overtakes it by the longest
-#   length timed, because attention's work grows as $T^2$.
+#   train all positions at once; on one CPU thread its lead over a single GRU call shrinks fast
+#   with length, because attention's work grows as $T^2$ and the GRU's as $T$.
 # - Attention weights show where a layer reads, not why the output is what it is; the mean over
 #   heads can hide the head that reads the deciding input: look at heads, then measure effects.
 #
