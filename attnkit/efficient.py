@@ -50,8 +50,9 @@ __all__ = [
 # smallest normal float is 1e-38), so no offset has to move while scores stay in this range.
 _SAFE_SCORE = 20.0
 # Tiles that need no offset work in base 2: e^s = 2^(s log2 e), and torch.exp2 is the cheaper
-# function on a CPU (about 3x faster than torch.exp on a 512 x 512 tile here). Scores that may be
-# huge stay in base e: there, rounding s log2 e would cost more accuracy than SDPA loses.
+# function on the CPU measured (2.5x faster than torch.exp on a (2, 512, 512) tile, see
+# benchmarks/results/time.md). Scores that may be huge stay in base e: there, rounding
+# s log2 e would cost more accuracy than SDPA loses.
 _LOG2_E = math.log2(math.e)
 
 
@@ -78,7 +79,8 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     ``scale * q . k`` is at most ``scale * |q| |k|`` in size (Cauchy-Schwarz), so while every offset
     is still 0 and no float mask is added, a tile where that bound, with its largest query and
     key norms, is at most 20 cannot move an offset: it skips the search, and computes ``e^s``
-    as ``2^(s log2 e)``, the same number by the cheaper ``torch.exp2``. Only one tile of scores
+    as ``2^(s log2 e)``, the same number by ``torch.exp2`` (cheaper than ``torch.exp`` on the CPU
+    measured, ``benchmarks/results/time.md``). Only one tile of scores
     exists at a time, so the extra memory is the output plus one tile, instead of the
     whole score matrix.
 

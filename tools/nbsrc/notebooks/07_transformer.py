@@ -595,10 +595,10 @@ plt.show()
 #   as $T^2$ (the score matrix), the GRU's as $T$. The last line shows the start of it: from
 #   $T = 256$ to $512$ the GRU call's time about doubles, while attention's grows faster, alone and
 #   as a whole layer with its projections (the fair match: the GRU call includes all of its
-#   matrices). Attention's lead over the GRU call, several times at $T = 64$–$256$, shrinks by
-#   512 (the last two ratio columns); at longer lengths, not timed here to keep the lesson's memory
-#   small, $T^2$ against $T$ means the GRU call on one CPU thread catches up and then wins. The
-#   quadratic cost and its fixes are lesson 08.
+#   matrices). Attention's lead over the GRU call, largest around $T = 64$–$128$, shrinks by 512
+#   (the last two ratio columns; in some runs the GRU call is already ahead there); at longer
+#   lengths, not timed here to keep the lesson's memory small, $T^2$ against $T$ means the GRU
+#   call on one CPU thread wins. The quadratic cost and its fixes are lesson 08.
 #
 # So where is the advantage? (1) In **training** on parallel hardware: all target positions are
 # known in training (teacher forcing, as in both decoders above), so a Transformer runs each layer
@@ -768,7 +768,7 @@ for head, row in enumerate(attn_heads[seed][b, :, q]):
 #   the next-token loss and generating one token per step.
 # - Attention has no sequential dependency between positions, which is what lets a Transformer
 #   train all positions at once; on one CPU thread its lead over a single GRU call shrinks fast
-#   with length, because attention's work grows as $T^2$ and the GRU's as $T$.
+#   at longer lengths, because attention's work grows as $T^2$ and the GRU's as $T$.
 # - Attention weights show where a layer reads, not why the output is what it is; the mean over
 #   heads can hide the head that reads the deciding input: look at heads, then measure effects.
 #

@@ -68,12 +68,12 @@ for T in (512, 2048, 8192, 32768):
 # Each ×4 in $T$ is ×16 in work and in stored scores: 32 GiB of float32 scores at $T = 32768$,
 # for one layer (8 heads) of one sequence. In tiles of 512 × 512 (section 2) the count is 8 MiB
 # at any length (counting one tile per head held at once), for the same work. Now we measure,
-# first the clock, for $T$ from 128 to 4096 (one head of width 32, one thread): `ak.attention`
+# first the clock, for $T$ from 128 to 2048 (2 heads of width 32, one thread): `ak.attention`
 # builds the $T \times T$ scores; `ak.memory_efficient_attention` (section 2) works in tiles and
 # never stores them; PyTorch's fused `scaled_dot_product_attention` (SDPA) is there for reference.
 # Each time is the fastest of several calls (`ak.best_time`), taken in rounds that visit every
 # length and kernel in turn, so that a burst of load on the machine spoils one round, not a curve. The cell prints the time **per score**, which stays level where time grows
-# as $T^2$, the growth of the time from $T = 2048$ to $4096$ (×4 is $T^2$), and how many times
+# as $T^2$, the growth of the time from $T = 1024$ to $2048$ (×4 is $T^2$), and how many times
 # longer `ak.attention` takes than the tiled kernel. Times depend on your machine: the tests do not
 # compare this output.
 
@@ -81,10 +81,10 @@ for T in (512, 2048, 8192, 32768):
 # NBVAL_IGNORE_OUTPUT
 
 
-lengths = [128, 256, 512, 1024, 2048, 4096]
+lengths = [128, 256, 512, 1024, 2048]
 kernels = {"ak.attention": ak.attention, "SDPA": F.scaled_dot_product_attention,
            "memory_efficient_attention": ak.memory_efficient_attention}
-inputs = [torch.randn(3, 1, 1, T, 32).unbind(0) for T in lengths]  # each (B, H, T, Dh), one head
+inputs = [torch.randn(3, 1, 2, T, 32).unbind(0) for T in lengths]  # each (B, H, T, Dh)
 timings = {name: [math.inf] * len(lengths) for name in kernels}
 for round_ in range(5):  # rounds over every length and kernel: a burst of load spoils one round, not a curve
     for i, (T, qkv) in enumerate(zip(lengths, inputs)):
@@ -93,14 +93,14 @@ for round_ in range(5):  # rounds over every length and kernel: a burst of load 
         for name, fn in kernels.items():
             t = ak.best_time(fn, *qkv, repeats=3 if T <= 1024 else 1, warmup=round_ == 0)
             timings[name][i] = min(timings[name][i], t)
-print(f"{'ns per score, T =':27s}" + "".join(f"{T:6d}" for T in lengths) + " | time x, 2048 -> 4096")
+print(f"{'ns per score, T =':27s}" + "".join(f"{T:6d}" for T in lengths) + " | time x, 1024 -> 2048")
 for name, times in timings.items():
-    per_score = "".join(f"{t / (T * T) * 1e9:6.2f}" for t, T in zip(times, lengths))
+    per_score = "".join(f"{t / (2 * T * T) * 1e9:6.2f}" for t, T in zip(times, lengths))
     print(f"{name:27s}{per_score} | x{times[-1] / times[-2]:.1f}")
 ratios = [a / b for a, b in zip(timings["ak.attention"], timings["memory_efficient_attention"])]
 print(f"{'ak.attention / tiled, time':27s}" + "".join(f"{r:6.1f}" for r in ratios))
 ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
-                              title="Time of one attention call (1 head, d_h = 32)")
+                              title="Time of one attention call (2 heads, d_h = 32)")
 
 # %% [markdown]
 # On log-log axes a cost growing as $T^p$ is a line of slope $p$; the dashed guide has slope 2.
@@ -108,17 +108,17 @@ ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
 # read the time per score. The two tiled kernels (SDPA and `memory_efficient_attention`) keep
 # theirs roughly level: their time grows about as $T^2$. `ak.attention`'s stays about level while
 # its matrices fit in the processor's caches, then rises to several times that at the longest
-# lengths, as they outgrow the caches (the last column shows how its time grows from 2048 to 4096;
+# lengths, as they outgrow the caches (the last column shows how its time grows from 1024 to 2048;
 # ×4 is $T^2$). That is a one-off step, not a larger exponent: once the matrix lives in main
-# memory, each score is dearer, and time grows as $T^2$ again. This lesson stops at 4096 to stay within a
-# laptop's memory; the course benchmark (`make bench`, `benchmarks/results/time.md`) times 8 heads,
-# whose matrices leave the caches at shorter lengths, and there `ak.attention`'s time relative to
+# memory, each score is dearer, and time grows as $T^2$ again. This lesson stops at 2048 to stay within a
+# laptop's memory; the course benchmark (`make bench`, `benchmarks/results/time.md`) times 8 heads of
+# width 64 on 2 threads, whose matrices leave the caches at shorter lengths, and there `ak.attention`'s time relative to
 # SDPA's stays about flat from $T = 1024$ to $4096$. The last line shows the result: `ak.attention`,
 # faster than the tiled kernel at the shortest lengths, takes several times longer at the long
 # ones. Where the rise falls depends on your machine's cache sizes, and
 # timings wobble on a busy machine: rerun the cell.
 #
-# More arithmetic? Up to $T = 2048$: PyTorch's `FlopCounterMode` counts the FLOPs of the matrix
+# More arithmetic? Over the same lengths: PyTorch's `FlopCounterMode` counts the FLOPs of the matrix
 # products (and only those) in the two pure-PyTorch kernels, and `ak.peak_tensor_bytes` weighs the
 # most memory the tensors created inside a call hold at one time (SDPA is left out: its scratch
 # memory lives inside one fused operation, out of this count's sight).
@@ -126,7 +126,7 @@ ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
 # %%
 peaks = {"ak.attention": [], "memory_efficient_attention": []}
 print("     T | matrix-product GFLOP | peak MiB: ak.attention | memory_efficient | T x T matrix of 2 heads")
-for T in lengths[:-1]:  # 128 to 2048
+for T in lengths:  # 128 to 2048
     q, k, v = torch.randn(3, 1, 2, T, 32).unbind(0)  # each (B, H, T, Dh)
     flops = []
     for name in peaks:
@@ -137,7 +137,7 @@ for T in lengths[:-1]:  # 128 to 2048
     same = "same" if flops[0] == flops[1] else "DIFFERENT"
     print(f"{T:6d} | {flops[0] / 1e9:6.3f} ({same:4s})        | {peaks['ak.attention'][-1] / 2**20:22.1f} | "
           f"{peaks['memory_efficient_attention'][-1] / 2**20:16.1f} | {2 * T * T * 4 / 2**20:6.1f}")
-ax = ak.plot.plot_cost_curves(lengths[:-1], peaks, ylabel="peak bytes of tensors created in the call",
+ax = ak.plot.plot_cost_curves(lengths, peaks, ylabel="peak bytes of tensors created in the call",
                               title="Memory of one attention call, measured")
 
 # %% [markdown]
