@@ -79,7 +79,7 @@ def memory_efficient_attention(query, key, value, mask=None, scale=None, block_s
     ``scale * q . k`` is at most ``scale * |q| |k|`` in size (Cauchy-Schwarz), so while every offset
     is still 0 and no float mask is added, a tile where that bound, with its largest query and
     key norms, is at most 20 cannot move an offset: it skips the search, and computes ``e^s``
-    as ``2^(s log2 e)``, the same number by ``torch.exp2`` (cheaper than ``torch.exp`` on the CPU
+    as ``2^(s log2 e)``, the same value up to float32 rounding, by ``torch.exp2`` (cheaper than ``torch.exp`` on the CPU
     measured, ``benchmarks/results/time.md``). Only one tile of scores
     exists at a time, so the extra memory is the output plus one tile, instead of the
     whole score matrix.

@@ -369,7 +369,8 @@ for noise_seed in (0, 1, 2):
 # Would learned projections fix it? Not by themselves. With $Q = XW_q$ and $K = XW_k$ the score
 # $x_i W_q W_k^\top x_j^\top$ is linear in each of its two windows, so doubling a window doubles its
 # score with every other window (and quadruples its score with itself), whatever $W_q$ and $W_k$
-# are (here with random ones):
+# are (here with random ones; projections without biases, as written: a bias adds terms that do not
+# grow with the window, which matter less the louder the window):
 
 # %%
 proj = torch.Generator().manual_seed(1)
@@ -401,7 +402,7 @@ print(f"score ratio, window 0 as query: {ratio_row.min().item():.2f} to {ratio_r
 # - It is **not about language**: on a noisy periodic signal the same function (`ak.attention`,
 #   here with `scale=1.0` and no projections) attends across periods and cuts the error, on three
 #   noise seeds; its dot-product scores favour high-norm windows, and learned projections alone
-#   would not change that (the score is linear in each of its two tokens).
+#   would not change that (without biases the score is linear in each of its two tokens).
 #
 # **Exercises:** `my-work/04_self_attention.ipynb`: write self-attention with its three
 # projections, and add positional encodings to a batch of embeddings.

@@ -98,7 +98,7 @@ for name, times in timings.items():
     per_score = "".join(f"{t / (2 * T * T) * 1e9:6.2f}" for t, T in zip(times, lengths))
     print(f"{name:27s}{per_score} | x{times[-1] / times[-2]:.1f}")
 ratios = [a / b for a, b in zip(timings["ak.attention"], timings["memory_efficient_attention"])]
-print(f"{'ak.attention / tiled, time':27s}" + "".join(f"{r:6.1f}" for r in ratios))
+print(f"{'ak.attention / mem-eff':27s}" + "".join(f"{r:6.1f}" for r in ratios))
 ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
                               title="Time of one attention call (2 heads, d_h = 32)")
 
@@ -110,12 +110,12 @@ ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
 # its matrices fit in the processor's caches, then rises to several times that at the longest
 # lengths, as they outgrow the caches (the last column shows how its time grows from 1024 to 2048;
 # ×4 is $T^2$). That is a one-off step, not a larger exponent: once the matrix lives in main
-# memory, each score is dearer, and time grows as $T^2$ again. This lesson stops at 2048 to stay within a
-# laptop's memory; the course benchmark (`make bench`, `benchmarks/results/time.md`) times 8 heads of
+# memory, each score is dearer, and time grows as $T^2$ again. This lesson stops at 2048 to keep its memory
+# small ($T = 4096$ takes the kernel past 600 MB); the course benchmark (`make bench`, `benchmarks/results/time.md`) times 8 heads of
 # width 64 on 2 threads, whose matrices leave the caches at shorter lengths, and there `ak.attention`'s time relative to
 # SDPA's stays about flat from $T = 1024$ to $4096$. The last line shows the result: `ak.attention`,
-# faster than the tiled kernel at the shortest lengths, takes several times longer at the long
-# ones. Where the rise falls depends on your machine's cache sizes, and
+# faster than `memory_efficient_attention` at the shortest lengths, takes longer at the long ones,
+# several times as long at the longest. Where the rise falls depends on your machine's cache sizes, and
 # timings wobble on a busy machine: rerun the cell.
 #
 # More arithmetic? Over the same lengths: PyTorch's `FlopCounterMode` counts the FLOPs of the matrix
@@ -230,7 +230,7 @@ print("with the rescale:    max abs diff", round((online - exact).abs().max().it
 # $q \cdot k / \sqrt{d}$ is at most $|q|\,|k| / \sqrt{d}$ in size, so while every offset is still 0
 # (and no float mask is added), a block where that bound, with its largest query and key norms, is
 # at most 20 cannot move an offset. Such a block also computes $e^s$ as $2^{s \log_2 e}$: the same
-# number, by `torch.exp2`, which ran faster than `torch.exp` on the CPU we measured (`make bench`
+# value up to float32 rounding, by `torch.exp2`, which ran faster than `torch.exp` on the CPU we measured (`make bench`
 # prints both times for yours). Checked with a causal mask and a length (1000) that leaves the last block short:
 
 # %%
