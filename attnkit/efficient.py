@@ -50,7 +50,7 @@ __all__ = [
 # smallest normal float is 1e-38), so no offset has to move while scores stay in this range.
 _SAFE_SCORE = 20.0
 # Tiles that need no offset work in base 2: e^s = 2^(s log2 e), and torch.exp2 is the cheaper
-# function on the CPU measured (2.5x faster than torch.exp on a (2, 512, 512) tile, see
+# function on the CPU measured (about 2.5x faster than torch.exp on a (2, 512, 512) tile, see
 # benchmarks/results/time.md). Scores that may be huge stay in base e: there, rounding
 # s log2 e would cost more accuracy than SDPA loses.
 _LOG2_E = math.log2(math.e)

@@ -113,7 +113,7 @@ ax = ak.plot.plot_cost_curves(lengths, timings, ylabel="seconds per call",
 # memory, each score is dearer, and time grows as $T^2$ again. This lesson stops at 2048 to keep its memory
 # small ($T = 4096$ takes the kernel past 600 MB); the course benchmark (`make bench`, `benchmarks/results/time.md`) times 8 heads of
 # width 64 on 2 threads, whose matrices leave the caches at shorter lengths, and there `ak.attention`'s time relative to
-# SDPA's stays about flat from $T = 1024$ to $4096$. The last line shows the result: `ak.attention`,
+# SDPA's stays about flat from $T = 2048$ to $4096$. The last line shows the result: `ak.attention`,
 # faster than `memory_efficient_attention` at the shortest lengths, takes longer at the long ones,
 # several times as long at the longest. Where the rise falls depends on your machine's cache sizes, and
 # timings wobble on a busy machine: rerun the cell.
