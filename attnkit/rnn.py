@@ -59,8 +59,12 @@ class AdditiveAttention(nn.Module):
         self.w_key = nn.Linear(key_dim, hidden, bias=True)
         self.v = nn.Linear(hidden, 1, bias=False)
 
-    def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        """Unnormalised scores ``(B, Ts)`` of one query ``(B, Dq)`` against keys ``(B, Ts, Dk)``."""
+    def scores(self, query: torch.Tensor, keys: torch.Tensor, projected_keys=None) -> torch.Tensor:
+        """Unnormalised scores ``(B, Ts)`` of one query ``(B, Dq)`` against keys ``(B, Ts, Dk)``.
+
+        ``projected_keys`` is ``w_key(keys)``, shape ``(B, Ts, hidden)``, when the caller already has
+        it: a decoder computes it once per sequence instead of once per step.
+        """
         require_tensor(query, "query", min_dim=2)
         require_tensor(keys, "keys", min_dim=3)
         if query.shape[-1] != self.w_query.in_features or keys.shape[-1] != self.w_key.in_features:
@@ -69,21 +73,19 @@ class AdditiveAttention(nn.Module):
         if query.shape[0] != keys.shape[0]:
             raise ValueError(f"query {shape_str(query.shape)} and keys {shape_str(keys.shape)} "
                              f"have different batch sizes")
-        return self._scores(query, self.w_key(keys))
-
-    def _scores(self, query: torch.Tensor, projected_keys: torch.Tensor) -> torch.Tensor:
-        # projected_keys = w_key(keys), (B, Ts, hidden): a decoder computes it once per sequence
+        if projected_keys is None:
+            projected_keys = self.w_key(keys)                                  # (B, Ts, hidden)
+        elif tuple(projected_keys.shape) != tuple(keys.shape[:-1]) + (self.w_key.out_features,):
+            raise ValueError(f"projected_keys {shape_str(projected_keys.shape)} must be w_key(keys), shape "
+                             f"{shape_str(tuple(keys.shape[:-1]) + (self.w_key.out_features,))}")
         hidden = torch.tanh(self.w_query(query).unsqueeze(1) + projected_keys)  # (B, Ts, hidden)
         return self.v(hidden).squeeze(-1)                                      # (B, Ts)
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, query: torch.Tensor, keys: torch.Tensor,
+                projected_keys=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(context (B, Dk), weights (B, Ts))``: the weighted average of ``keys``."""
-        return self._attend(self.scores(query, keys), keys)
-
-    @staticmethod
-    def _attend(scores: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        weights = torch.softmax(scores, dim=-1)                      # (B, Ts)
-        context = (weights.unsqueeze(-1) * keys).sum(dim=1)          # (B, Dk)
+        weights = torch.softmax(self.scores(query, keys, projected_keys), dim=-1)  # (B, Ts)
+        context = (weights.unsqueeze(-1) * keys).sum(dim=1)                       # (B, Dk)
         return context, weights
 
 
@@ -224,9 +226,7 @@ class AttentionSeq2Seq(_Seq2Seq):
         return self.attention.w_key(states)               # (B, Ts, hidden): W_k h_j, once per sequence
 
     def context(self, state, states, summary, cache=None):
-        if cache is None:
-            return self.attention(state, states)          # (B, 2H), (B, Ts)
-        return self.attention._attend(self.attention._scores(state, cache), states)
+        return self.attention(state, states, projected_keys=cache)  # (B, 2H), (B, Ts)
 
 
 def token_accuracy(predictions: torch.Tensor, targets: torch.Tensor) -> float:

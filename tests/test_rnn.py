@@ -123,3 +123,14 @@ def test_encoder_state_halves_read_the_prefix_and_the_suffix(j):
         depends[half] = (grad[0].abs().sum(-1) > 0).nonzero().flatten().tolist()
     assert depends["forward"] == list(range(0, j + 1))
     assert depends["backward"] == list(range(j, 6))
+
+
+def test_additive_attention_with_projected_keys_equals_without_and_checks_their_shape():
+    torch.manual_seed(0)
+    attn = ak.AdditiveAttention(query_dim=4, key_dim=6, hidden=5)
+    query, keys = torch.randn(2, 4), torch.randn(2, 7, 6)
+    context, weights = attn(query, keys)
+    context_2, weights_2 = attn(query, keys, projected_keys=attn.w_key(keys))
+    assert torch.equal(context, context_2) and torch.equal(weights, weights_2)
+    with pytest.raises(ValueError, match=r"projected_keys \(2, 7, 6\) must be w_key\(keys\), shape \(2, 7, 5\)"):
+        attn(query, keys, projected_keys=keys)
